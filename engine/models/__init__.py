@@ -1,0 +1,41 @@
+"""Registry of model kinds: ``kind`` name -> module class (each with its ``config_class``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from engine.base import config_from_dict
+from engine.errors import EngineError
+from engine.models.classifier import LeNetClassifier, LeNetClassifierConfig
+from engine.models.flow import RealNVP, RealNVPConfig
+from engine.models.gan import DCGAN, DCGANConfig
+from engine.models.vae import ConvVAE, ConvVAEConfig
+
+KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier)}
+GENERATIVE_KINDS = ("gan", "vae", "flow")
+
+__all__ = [
+    "KINDS",
+    "GENERATIVE_KINDS",
+    "build_model",
+    "ConvVAE",
+    "ConvVAEConfig",
+    "DCGAN",
+    "DCGANConfig",
+    "RealNVP",
+    "RealNVPConfig",
+    "LeNetClassifier",
+    "LeNetClassifierConfig",
+]
+
+
+def build_model(kind: str, config: dict | None = None):
+    """A freshly initialised model of ``kind`` from a config dict (missing fields: defaults)."""
+    if kind not in KINDS:
+        raise EngineError(f"unknown model kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    cls = KINDS[kind]
+    return cls(config_from_dict(cls.config_class, dict(config or {})))
+
+
+def config_dict(model) -> dict:
+    return dataclasses.asdict(model.config)
