@@ -1,0 +1,180 @@
+"""``python -m engine COMMAND``: train, sample, evaluate.
+
+Every problem the user can fix (bad arguments, a broken checkpoint, a bad dataset) exits with code 2
+and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from engine.errors import EngineError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other user error
+        raise EngineError(f"{self.prog}: {message}")
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _cmd_train(a) -> None:
+    from engine.train import TrainSettings, train
+
+    out = train(
+        TrainSettings(
+            kind=a.kind,
+            dataset=a.dataset,
+            out=Path(a.out),
+            epochs=a.epochs,
+            batch_size=a.batch_size,
+            lr=a.lr,
+            seed=a.seed,
+            device=a.device,
+            image_size=a.image_size,
+            channels=a.channels,
+            config=dict(a.config),
+            patience=a.patience,
+            ema=a.ema,
+            grids=a.grids,
+            max_minutes=a.max_minutes,
+            command="python -m engine " + shlex.join(a.argv),
+        )
+    )
+    print(out)
+
+
+def _cmd_sample(a) -> None:
+    import torch
+
+    from engine.checkpoint import load
+    from engine.images import make_grid, save_png, to_pil
+
+    model = load(a.checkpoint, device=a.device)
+    if not model.has("sample"):
+        raise EngineError(f"{a.checkpoint}: a {model.kind} checkpoint cannot sample")
+    x = model.sample(
+        a.n, generator=torch.Generator().manual_seed(a.seed), temperature=a.temperature
+    )
+    out = Path(a.out)
+    if out.suffix.lower() == ".png":
+        if not out.parent.is_dir():
+            raise EngineError(f"{out.parent}: no such folder")
+        save_png(make_grid(x), out)
+    elif out.suffix:
+        raise EngineError(
+            f"{out}: give a .png file for one grid or a folder for one PNG per sample"
+        )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(x):
+            save_png(to_pil(img), out / f"sample-{i:04d}.png")
+    print(out)
+
+
+def _cmd_evaluate(a) -> None:
+    from engine.checkpoint import load, read_card, update_card
+    from engine.evaluate import classifier_path_for, evaluate
+
+    model = load(a.checkpoint, device=a.device)
+    card = read_card(a.checkpoint)
+    classifier = None
+    if model.kind == "gan":
+        path = (
+            Path(a.classifier)
+            if a.classifier
+            else classifier_path_for(a.checkpoint, card["dataset"])
+        )
+        classifier = load(path, device=a.device)
+    metrics = evaluate(
+        model, card["dataset"], k=a.k, seed=a.seed, classifier=classifier, progress=not a.json
+    )
+    update_card(a.checkpoint, metrics={**card.get("metrics", {}), "test": metrics})
+    if a.json:
+        print(json.dumps(metrics))
+    else:
+        for key, value in metrics.items():
+            print(f"{key:>24}: {value}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m engine", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and write its checkpoint folder")
+    t.add_argument("--kind", required=True, choices=["vae", "gan", "flow", "classifier"])
+    t.add_argument("--dataset", required=True, help="mnist, digits, sprites or folder:PATH")
+    t.add_argument("--out", required=True, help="checkpoint folder to write")
+    t.add_argument("--epochs", type=_positive_int, default=50)
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", help="cpu, cuda, mps (default: best available)")
+    t.add_argument("--image-size", type=int, choices=[28, 32, 64])
+    t.add_argument("--channels", type=int, choices=[1, 3])
+    t.add_argument(
+        "--config",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model config field, e.g. latent_dim=16 or beta=4 (repeatable)",
+    )
+    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (0: off)")
+    t.add_argument("--ema", type=float, help="EMA decay of the shipped weights (0: off)")
+    t.add_argument("--grids", type=int, default=20, help="sample grids to keep over training")
+    t.add_argument("--max-minutes", type=float, help="stop (and save) after this much wall time")
+    t.set_defaults(run=_cmd_train)
+
+    s = sub.add_parser("sample", help="sample images from a checkpoint")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--n", type=_positive_int, default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--out", required=True, help="a .png for one grid, or a folder for one PNG each")
+    s.add_argument("--device")
+    s.set_defaults(run=_cmd_sample)
+
+    e = sub.add_parser("evaluate", help="held-out metrics of a checkpoint, written into its card")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--k", type=_positive_int, default=1000, help="importance samples (VAE)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--classifier", help="classifier checkpoint for GAN figures")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--device")
+    e.set_defaults(run=_cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser().parse_args(argv)
+        args.argv = argv
+        args.run(args)
+    except EngineError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,193 @@
+"""What one optimisation step means for each model kind.
+
+An objective owns its optimisers and any training-only modules (the GAN's discriminator). The loop
+in :mod:`engine.train.loop` owns data, epochs, EMA, validation bookkeeping and checkpoints.
+``wrap`` turns a module into its DistributedDataParallel form when running under ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.models.gan import DCGANDiscriminator
+
+
+class _LossModule(nn.Module):
+    """Runs ``fn(model, *args)`` as ``forward`` so DDP sees the model's parameters being used."""
+
+    def __init__(self, model: nn.Module, fn) -> None:
+        super().__init__()
+        self.model, self.fn = model, fn
+
+    def forward(self, *args):
+        return self.fn(self.model, *args)
+
+
+def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image by up to ``max_shift`` pixels, filling with black."""
+    b, _, h, w = x.shape
+    padded = F.pad(x, [max_shift] * 4)
+    dx, dy = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).tolist()
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+
+
+def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one random square of side ``ratio * size`` per image (DiffAugment, Zhao et al. 2020)."""
+    b, _, h, w = x.shape
+    s = int(h * ratio)
+    ys, xs = torch.randint(0, h - s + 1, (2, b), generator=generator)
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    hole = ((rows >= ys.view(b, 1, 1)) & (rows < ys.view(b, 1, 1) + s)) & (
+        (cols >= xs.view(b, 1, 1)) & (cols < xs.view(b, 1, 1) + s)
+    )
+    return x * (~hole).unsqueeze(1).to(x)
+
+
+class VAEObjective:
+    """Negative ELBO on dynamically binarized images, KL weight warmed up over the first epochs."""
+
+    def __init__(self, model, *, lr: float, wrap, warmup_epochs: float = 10.0) -> None:
+        self.model, self.warmup = model, warmup_epochs
+        self.loss = wrap(_LossModule(model, lambda m, x, g: m.elbo_terms(x, generator=g)))
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(self, x, y, *, epoch: float, generator) -> dict:
+        xb = torch.bernoulli(x.cpu(), generator=generator).to(x.device)
+        rec, kl = self.loss(xb, generator)
+        weight = self.model.config.beta * min(1.0, epoch / self.warmup) if self.warmup else 1.0
+        loss = -(rec - weight * kl).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item(), "kl": kl.mean().item()}
+
+    @torch.no_grad()
+    def validate(self, model, x, y, generator) -> dict:
+        xb = torch.bernoulli(x.cpu(), generator=generator).to(x.device)
+        rec, kl = model.elbo_terms(xb, generator=generator)
+        return {
+            "loss": -(rec - model.config.beta * kl).mean().item(),
+            "neg_elbo": -(rec - kl).mean().item(),
+        }
+
+
+class FlowObjective:
+    """Bits per dimension under uniform dequantization; learning-rate warmup and gradient clipping."""
+
+    def __init__(self, model, *, lr: float, wrap, warmup_steps: int = 200) -> None:
+        self.model = model
+        self.wrap, self.lr, self.warmup = wrap, lr, warmup_steps
+        self.loss = None
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+        self.steps = 0
+
+    def initialize(self, x) -> None:
+        """Data-dependent actnorm initialisation, before DDP wrapping copies rank 0's weights."""
+        with torch.no_grad():
+            self.model.train()
+            self.model.log_prob(x, generator=torch.Generator().manual_seed(0))
+        self.loss = self.wrap(
+            _LossModule(self.model, lambda m, x, g: m.bits_per_dim(x, generator=g))
+        )
+
+    def step(self, x, y, *, epoch: float, generator) -> dict:
+        self.steps += 1
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr * min(1.0, self.steps / self.warmup)
+        loss = self.loss(x, generator).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = nn.utils.clip_grad_norm_(self.model.parameters(), 50.0)
+        self.opt.step()
+        return {"bpd": loss.item(), "grad": norm.item()}
+
+    @torch.no_grad()
+    def validate(self, model, x, y, generator) -> dict:
+        bpd = torch.cat([model.bits_per_dim(c, generator=generator) for c in x.split(500)])
+        return {"loss": bpd.mean().item(), "bpd": bpd.mean().item()}
+
+
+class GANObjective:
+    """Hinge loss, spectral-norm discriminator, DiffAugment (translation + cutout) on both sides."""
+
+    def __init__(self, model, *, lr: float, wrap) -> None:
+        self.model = model
+        self.disc = DCGANDiscriminator(model.config).to(model.device)
+        self.g = wrap(model.generator)
+        self.d = wrap(self.disc)
+        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.shift = max(1, model.config.image_size // 8)
+
+    def _augment(self, x, generator):
+        return cutout(random_shift(x, self.shift, generator), generator)
+
+    def step(self, x, y, *, epoch: float, generator) -> dict:
+        n = x.shape[0]
+        z = self.model.sample_latent(n, generator=generator)
+        fake = (self.g(z) + 1) / 2
+        d_real = self.d(self._augment(x, generator))
+        d_fake = self.d(self._augment(fake.detach(), generator))
+        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # The discriminator's gradients from this pass are discarded (zeroed before its next
+        # step); freezing it instead would confuse DDP's gradient bookkeeping.
+        loss_g = -self.d(self._augment(fake, generator)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"d": loss_d.item(), "g": loss_g.item()}
+
+    validate = None
+
+    @torch.no_grad()
+    def finalize(self, model, generator) -> None:
+        """Re-estimate the batch-norm statistics for the (EMA) weights being shipped."""
+        bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average over the batches below
+        model.train()
+        for _ in range(20):
+            model.decode(model.sample_latent(256, generator=generator))
+        model.eval()
+        for bn in bns:
+            bn.momentum = 0.1
+
+
+class ClassifierObjective:
+    """Cross-entropy with random shifts of up to 2 pixels."""
+
+    def __init__(self, model, *, lr: float, wrap) -> None:
+        self.model = model
+        self.net = wrap(model)
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(self, x, y, *, epoch: float, generator) -> dict:
+        loss = F.cross_entropy(self.net(random_shift(x, 2, generator)), y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def validate(self, model, x, y, generator) -> dict:
+        logits = model(x)
+        return {
+            "loss": F.cross_entropy(logits, y).item(),
+            "accuracy": (logits.argmax(1) == y).float().mean().item(),
+        }
+
+
+OBJECTIVES = {
+    "vae": VAEObjective,
+    "flow": FlowObjective,
+    "gan": GANObjective,
+    "classifier": ClassifierObjective,
+}
