@@ -55,23 +55,26 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Strided convolutions down to 7x7 (28 px) or 4x4, a 3x3 conv, sum pooling, linear score."""
+    """Strided convolutions down to 7x7 (28 px) or 4x4, a 3x3 conv, a linear score over all cells.
+
+    The score sees where features are (a flattened map, not a pooled one); with global sum pooling
+    the discriminator won outright within a few hundred steps and the generator collapsed.
+    """
 
     def __init__(self, config: DCGANConfig) -> None:
         super().__init__()
-        _, downs = _levels(config.image_size)
+        side, downs = _levels(config.image_size)
         layers, ch = [], config.channels
         for i in range(downs):
             nxt = config.disc_width * 2**i
-            layers += [spectral_norm(nn.Conv2d(ch, nxt, 4, stride=2, padding=1)), nn.LeakyReLU(0.1)]
+            layers += [spectral_norm(nn.Conv2d(ch, nxt, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
             ch = nxt
-        layers += [spectral_norm(nn.Conv2d(ch, ch * 2, 3, padding=1)), nn.LeakyReLU(0.1)]
+        layers += [spectral_norm(nn.Conv2d(ch, ch, 3, padding=1)), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers)
-        self.head = spectral_norm(nn.Linear(ch * 2, 1))
+        self.head = spectral_norm(nn.Linear(ch * side**2, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(x * 2 - 1).sum(dim=(2, 3))  # global sum pooling, (B, ch)
-        return self.head(h).squeeze(1)  # (B,) realness scores
+        return self.head(self.body(x * 2 - 1).flatten(1)).squeeze(1)  # (B,) realness scores
 
 
 class DCGAN(GenerativeModel):

@@ -15,15 +15,15 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from engine.checkpoint import save_checkpoint
 from engine.base import IMAGE_SIZES
+from engine.checkpoint import save_checkpoint
 from engine.data import convert, load_dataset
 from engine.device import pick_device
 from engine.errors import EngineError
@@ -34,7 +34,7 @@ from engine.train.objectives import OBJECTIVES
 DEFAULTS = {  # kind -> (learning rate, batch size, patience in epochs, EMA decay)
     "vae": (1e-3, 128, 30, 0.999),
     "flow": (1e-3, 64, 20, 0.999),
-    "gan": (2e-4, 64, None, 0.999),
+    "gan": (1e-4, 64, None, 0.999),
     "classifier": (1e-3, 128, 10, None),
 }
 SAVE_INTERVAL_S = 120.0
@@ -93,9 +93,9 @@ class EMA:
     def update(self, model: torch.nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for p_ema, p in zip(self.model.parameters(), model.parameters()):
+        for p_ema, p in zip(self.model.parameters(), model.parameters(), strict=True):
             p_ema.lerp_(p, 1 - d)
-        for b_ema, b in zip(self.model.buffers(), model.buffers()):
+        for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
             b_ema.copy_(b)
 
 
@@ -198,7 +198,7 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
             "threads": torch.get_num_threads(),
             "seed": s.seed,
             "command": s.command,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "versions": _versions(),
             "metrics": {"val": best["val"]} if best["val"] else {},
             "sample_grids": sorted(k for k in grids),

