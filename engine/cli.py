@@ -105,9 +105,7 @@ def _cmd_evaluate(a) -> None:
             else classifier_path_for(a.checkpoint, card["dataset"])
         )
         classifier = load(path, device=a.device)
-    metrics = evaluate(
-        model, card["dataset"], k=a.k, seed=a.seed, classifier=classifier, progress=not a.json
-    )
+    metrics = evaluate(model, card["dataset"], k=a.k, seed=a.seed, classifier=classifier)
     update_card(a.checkpoint, metrics={**card.get("metrics", {}), "test": metrics})
     if a.json:
         print(json.dumps(metrics))
@@ -122,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and write its checkpoint folder")
     t.add_argument("--kind", required=True, choices=["vae", "gan", "flow", "classifier"])
-    t.add_argument("--dataset", required=True, help="mnist, digits, sprites or folder:PATH")
+    t.add_argument(
+        "--dataset", required=True, help="mnist, digits, sprites, sprites-color or folder:PATH"
+    )
     t.add_argument("--out", required=True, help="checkpoint folder to write")
     t.add_argument("--epochs", type=_positive_int, default=50)
     t.add_argument("--batch-size", type=_positive_int)
