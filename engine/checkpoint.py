@@ -54,6 +54,7 @@ def save_checkpoint(model, out_dir: str | Path, *, card: dict, extra: dict | Non
         tmp.mkdir()
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS, metadata={"kind": model.kind})
+        (tmp / WEIGHTS).chmod(0o644)  # safetensors writes 0600
         config = {
             "format_version": FORMAT_VERSION,
             "kind": model.kind,

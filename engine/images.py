@@ -50,6 +50,7 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; a written file is meant to be shared
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

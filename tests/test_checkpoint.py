@@ -27,6 +27,7 @@ def test_round_trip_is_bit_equal(saved):
     model, path = saved
     files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
     assert files == ["card.json", "config.json", "model.safetensors", "samples/epoch-0001.png"]
+    assert all(0o644 & (path / f).stat().st_mode == 0o644 for f in files)  # others can read them
     loaded = engine.load(path, device="cpu")
     assert type(loaded) is type(model) and loaded.config == model.config
     for key, value in model.state_dict().items():
