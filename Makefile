@@ -38,7 +38,7 @@ evaluate: setup
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-flow
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-vae
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-gan
-	$(PY) -m engine evaluate --checkpoint pretrained/sprites-vae
+	$(PY) -m engine evaluate --checkpoint pretrained/sprites-vae --k 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

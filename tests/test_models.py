@@ -99,3 +99,15 @@ def test_flow_bits_per_dim_matches_log_prob(digits8bit):
     bpd = model.bits_per_dim(digits8bit, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(bpd, -log_p / (784 * math.log(2)))
     assert torch.isfinite(model.log_prob(digits8bit, generator=g)).all()
+
+
+@pytest.mark.parametrize(("channels", "size"), SHAPES)
+def test_gan_discriminator_scores_every_image_shape(channels, size):
+    """The training-only discriminator is built for the same shapes as the generator."""
+    from engine.models.gan import DCGANDiscriminator
+
+    gan = tiny_model("gan", channels=channels, image_size=size)
+    disc = DCGANDiscriminator(gan.config)
+    fake = gan.decode(gan.sample_latent(2, generator=torch.Generator().manual_seed(0)))
+    scores = disc(fake)
+    assert scores.shape == (2,) and torch.isfinite(scores).all()
