@@ -250,3 +250,19 @@ def build_model_map(
         reduce_to=FLOW_PCA_DIMS if wide else None,
         seed=seed,
     )
+
+
+def build_checkpoint_map(checkpoint: str | Path, *, methods: tuple[str, ...] = METHODS) -> Path:
+    """Build and store the map of a checkpoint folder (its card names the dataset; a model
+    without an encoder is labelled by the ``<dataset>-classifier`` checkpoint beside it)."""
+    from engine.checkpoint import load, read_card
+    from engine.evaluate import classifier_path_for
+
+    model = load(checkpoint, device="cpu")
+    dataset = read_card(checkpoint)["dataset"]
+    classifier = None
+    if not model.has("encode"):
+        classifier = load(classifier_path_for(checkpoint, dataset), device="cpu")
+    return save_map(
+        checkpoint, build_model_map(model, dataset, classifier=classifier, methods=methods)
+    )
