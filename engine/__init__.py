@@ -14,6 +14,23 @@ from engine.data import ImageData, load_dataset
 from engine.device import pick_device
 from engine.errors import CapabilityError, CheckpointError, DataError, EngineError
 from engine.models import GENERATIVE_KINDS, KINDS, build_model
+from engine.ops import (
+    Direction,
+    ResultCache,
+    axis_directions,
+    class_directions,
+    factor_directions,
+    find_direction,
+    interpolate,
+    latent_from_image,
+    latent_from_seed,
+    load_directions,
+    model_hash,
+    orthogonalize,
+    principal_directions,
+    save_directions,
+    walk,
+)
 
 __version__ = "0.1.0"
 
@@ -32,4 +49,19 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "EngineError",
+    "interpolate",
+    "latent_from_seed",
+    "latent_from_image",
+    "Direction",
+    "axis_directions",
+    "principal_directions",
+    "class_directions",
+    "factor_directions",
+    "orthogonalize",
+    "walk",
+    "save_directions",
+    "load_directions",
+    "find_direction",
+    "ResultCache",
+    "model_hash",
 ]

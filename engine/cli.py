@@ -1,4 +1,4 @@
-"""``python -m engine COMMAND``: train, sample, evaluate.
+"""``python -m engine COMMAND``: train, sample, evaluate, interpolate, walk.
 
 Every problem the user can fix (bad arguments, a broken checkpoint, a bad dataset) exits with code 2
 and one line on stderr, never a traceback.
@@ -114,6 +114,84 @@ def _cmd_evaluate(a) -> None:
             print(f"{key:>24}: {value}")
 
 
+def _write_frames(frames, out: Path) -> None:
+    """``.png``: one row; ``.gif``: an animation; no suffix: a folder of one PNG per frame."""
+    from engine.images import gif_bytes, make_grid, save_png, to_pil, write_atomic
+
+    suffix = out.suffix.lower()
+    if suffix in (".png", ".gif"):
+        if not out.parent.is_dir():
+            raise EngineError(f"{out.parent}: no such folder")
+        if suffix == ".png":
+            save_png(make_grid(frames, nrow=len(frames)), out)
+        else:
+            write_atomic(out, gif_bytes(frames))
+    elif suffix:
+        raise EngineError(f"{out}: give a .png (one row), a .gif (animation) or a folder")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, frame in enumerate(frames):
+            save_png(to_pil(frame), out / f"frame-{i:04d}.png")
+    print(out)
+
+
+def _cmd_interpolate(a) -> None:
+    from engine.checkpoint import load
+    from engine.errors import CapabilityError
+    from engine.ops import interpolate, latent_from_image, latent_from_seed, preprocess_image
+
+    model = load(a.checkpoint, device=a.device)
+    if a.seeds is not None:
+        z0, z1 = (latent_from_seed(model, s, temperature=a.temperature) for s in a.seeds)
+    else:
+        if not model.has("encode"):
+            raise CapabilityError(
+                f"a {model.kind} model has no 'encode' capability: interpolate it with --seeds"
+            )
+        c, size, _ = model.image_shape
+        z0, z1 = (
+            latent_from_image(model, preprocess_image(p, channels=c, image_size=size, fit=a.fit).x)
+            for p in a.images
+        )
+    _, frames = interpolate(
+        model, z0, z1, steps=a.steps, method=a.method, extrapolate=a.extrapolate
+    )
+    _write_frames(frames, Path(a.out))
+
+
+def _cmd_walk(a) -> None:
+    import torch
+
+    from engine.checkpoint import load
+    from engine.ops import (
+        axis_directions,
+        find_direction,
+        latent_from_seed,
+        load_directions,
+        principal_directions,
+        walk,
+    )
+
+    if (a.directions is None) != (a.name is None):
+        raise EngineError("--directions FILE and --name NAME go together")
+    model = load(a.checkpoint, device=a.device)
+    if a.axis is not None:
+        direction = axis_directions(model, indices=[a.axis])[0]
+    elif a.pc is not None:
+        directions = principal_directions(
+            model, k=a.pc, generator=torch.Generator().manual_seed(a.pca_seed)
+        )
+        if a.pc > len(directions):
+            raise EngineError(f"--pc {a.pc}: this model has only {len(directions)} components")
+        direction = directions[a.pc - 1]
+    else:
+        directions = load_directions(a.directions, latent_shape=model.latent_shape)
+        direction = find_direction(directions, a.name)
+    z = latent_from_seed(model, a.seed, temperature=a.temperature)
+    _, frames = walk(model, z, direction, steps=a.steps, span=a.span)
+    _write_frames(frames, Path(a.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m engine", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -162,6 +240,40 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--device")
     e.set_defaults(run=_cmd_evaluate)
+
+    i = sub.add_parser("interpolate", help="frames between two seeds or two images")
+    i.add_argument("--checkpoint", required=True)
+    ends = i.add_mutually_exclusive_group(required=True)
+    ends.add_argument("--seeds", type=int, nargs=2, metavar=("A", "B"))
+    ends.add_argument("--images", nargs=2, metavar=("IMG_A", "IMG_B"), help="needs encode")
+    i.add_argument("--steps", type=_positive_int, default=8)
+    i.add_argument("--method", choices=["slerp", "lerp"], default="slerp")
+    i.add_argument("--extrapolate", type=float, default=0.0, help="go past both ends (fraction)")
+    i.add_argument("--temperature", type=float, default=1.0, help="for --seeds")
+    i.add_argument(
+        "--fit", choices=["whole", "content"], default="whole", help="image preprocessing"
+    )
+    i.add_argument("--out", required=True, help="a .png row, a .gif, or a folder of PNGs")
+    i.add_argument("--device")
+    i.set_defaults(run=_cmd_interpolate)
+
+    w = sub.add_parser("walk", help="frames along a latent direction from a seed")
+    w.add_argument("--checkpoint", required=True)
+    w.add_argument("--seed", type=int, default=0)
+    which = w.add_mutually_exclusive_group(required=True)
+    which.add_argument("--axis", type=int, help="latent coordinate (0-based)")
+    which.add_argument(
+        "--pc", type=_positive_int, help="GANSpace principal component (1: most variance)"
+    )
+    which.add_argument("--directions", help="a directions JSON file (with --name)")
+    w.add_argument("--name", help="the direction's name in --directions")
+    w.add_argument("--pca-seed", type=int, default=0, help="seeds the samples PCA is fitted on")
+    w.add_argument("--steps", type=_positive_int, default=9)
+    w.add_argument("--span", type=float, default=3.0, help="largest step along the direction")
+    w.add_argument("--temperature", type=float, default=1.0)
+    w.add_argument("--out", required=True, help="a .png row, a .gif, or a folder of PNGs")
+    w.add_argument("--device")
+    w.set_defaults(run=_cmd_walk)
     return p
 
 

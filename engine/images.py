@@ -45,6 +45,16 @@ def png_bytes(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def gif_bytes(x: torch.Tensor, *, duration_ms: int = 100) -> bytes:
+    """An animated GIF, looping forever, of frames (T, C, H, W) in [0, 1]."""
+    frames = [to_pil(frame) for frame in x]
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
+    )
+    return buf.getvalue()
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
     path = Path(path)

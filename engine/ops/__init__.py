@@ -1,6 +1,18 @@
 """Operations a user performs with a model, written once over the model interface."""
 
 from engine.ops.anomaly import Reference, anomaly_score, load_reference, reference_scores
+from engine.ops.cache import ResultCache, model_hash, param_hash
+from engine.ops.direction_files import find_direction, load_directions, save_directions
+from engine.ops.directions import (
+    Direction,
+    axis_directions,
+    class_directions,
+    factor_directions,
+    orthogonalize,
+    principal_directions,
+    walk,
+)
+from engine.ops.interpolate import interpolate, latent_from_image, latent_from_seed
 from engine.ops.latent_map import LatentMap, build_model_map, load_map, save_map
 from engine.ops.preprocess import Preprocessed, preprocess_image
 from engine.ops.reconstruct import Reconstruction, invert, reconstruct
@@ -19,4 +31,20 @@ __all__ = [
     "build_model_map",
     "load_map",
     "save_map",
+    "interpolate",
+    "latent_from_seed",
+    "latent_from_image",
+    "Direction",
+    "axis_directions",
+    "principal_directions",
+    "class_directions",
+    "factor_directions",
+    "orthogonalize",
+    "walk",
+    "save_directions",
+    "load_directions",
+    "find_direction",
+    "ResultCache",
+    "model_hash",
+    "param_hash",
 ]
