@@ -94,7 +94,14 @@ class GenerativeModel(nn.Module):
         self._require("encode")
         raise NotImplementedError
 
-    def log_prob(self, x: torch.Tensor, *, generator: torch.Generator | None = None):
+    def posterior_sample(self, x: torch.Tensor, *, generator: torch.Generator | None = None):
+        """One latent drawn from q(z | x) per image (VAEs)."""
+        self._require("posterior_sample")
+        raise NotImplementedError
+
+    def log_prob(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None, dequantize: bool = True
+    ):
         """Exact log-likelihood in nats per image of 8-bit images ``x`` (flows)."""
         self._require("log_prob")
         raise NotImplementedError

@@ -11,9 +11,9 @@ from tests.conftest import tiny_model
 KINDS = ["gan", "vae", "flow"]
 SHAPES = [(1, 28), (3, 32), (1, 64)]
 MISSING = {
-    "gan": ["encode", "log_prob", "elbo", "bits_per_dim"],
+    "gan": ["encode", "posterior_sample", "log_prob", "elbo", "bits_per_dim"],
     "vae": ["log_prob", "bits_per_dim"],
-    "flow": ["elbo", "iwae_log_likelihood"],
+    "flow": ["elbo", "iwae_log_likelihood", "posterior_sample"],
 }
 
 

@@ -31,6 +31,9 @@ class RealNVPConfig:
     alpha: float = 1e-6  # logit transform margin
 
 
+INVERSE_LIMIT = 1e6  # bound on activations in the inverse pass, see AffineCoupling.inverse
+
+
 def squeeze(x: torch.Tensor) -> torch.Tensor:
     b, c, h, w = x.shape  # (B, C, H, W) -> (B, 4C, H/2, W/2)
     x = x.view(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
@@ -115,7 +118,10 @@ class AffineCoupling(nn.Module):
     def inverse(self, y):
         ya, yb = y.chunk(2, dim=1)
         scale, shift = self._scale_shift(ya)
-        return torch.cat([ya, yb / scale - shift], 1)
+        # Far outside the data (a prior sample in the tails) the division can overflow, and the
+        # next 1x1 convolution would turn +-inf into NaN; real images stay many orders below.
+        xb = (yb / scale - shift).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
+        return torch.cat([ya, xb], 1)
 
 
 class FlowStep(nn.Module):
@@ -198,7 +204,8 @@ class RealNVP(GenerativeModel):
         for level in reversed(self.levels):
             if level.prior is not None:
                 mean, log_std = level.prior(h).chunk(2, dim=1)
-                h = torch.cat([h, outs.pop() * torch.exp(log_std) + mean], dim=1)
+                z2 = (outs.pop() * torch.exp(log_std) + mean).clamp(-INVERSE_LIMIT, INVERSE_LIMIT)
+                h = torch.cat([h, z2], dim=1)
             for step in reversed(level.steps):
                 h = step.inverse(h)
             h = unsqueeze(h)
@@ -225,10 +232,19 @@ class RealNVP(GenerativeModel):
         y = self._from_logit(self.flow_inverse(z))
         return ((256 * y - 0.5) / 255).clamp(0, 1)
 
-    def log_prob(self, x: torch.Tensor, *, generator: torch.Generator | None = None):
-        """log P(x) in nats for 8-bit images ``x`` (B,) with one uniform dequantization sample."""
-        u = torch.rand(x.shape, generator=generator).to(x.device)
-        y = (torch.round(255 * x) + u) / 256
+    def log_prob(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None, dequantize: bool = True
+    ):
+        """log P(x) in nats (B,) of 8-bit images ``x``, with one uniform dequantization sample.
+
+        ``dequantize=False`` evaluates the density at the centre of each pixel's bin instead,
+        without rounding, so it is differentiable in ``x`` (inpainting optimises pixels with it).
+        """
+        if dequantize:
+            u = torch.rand(x.shape, generator=generator).to(x.device)
+            y = (torch.round(255 * x) + u) / 256
+        else:
+            y = (255 * x + 0.5) / 256
         s, ld_logit = self._to_logit(y)
         eps, ld_flow = self.flow_forward(s)
         log_pz = -0.5 * (eps.pow(2) + math.log(2 * math.pi)).flatten(1).sum(1)

@@ -32,7 +32,7 @@ def _num_down(image_size: int) -> int:
 
 class ConvVAE(GenerativeModel):
     kind = "vae"
-    capabilities = frozenset({"sample", "decode", "encode", "elbo"})
+    capabilities = frozenset({"sample", "decode", "encode", "posterior_sample", "elbo"})
     config_class = ConvVAEConfig
 
     def __init__(self, config: ConvVAEConfig) -> None:
@@ -85,11 +85,16 @@ class ConvVAE(GenerativeModel):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.posterior(x)[0]
 
+    def posterior_sample(self, x: torch.Tensor, *, generator: torch.Generator | None = None):
+        mu, logvar = self.posterior(x)
+        eps = torch.randn(mu.shape, generator=generator, device="cpu").to(mu.device)
+        return mu + eps * (0.5 * logvar).exp()
+
     def elbo_terms(self, x: torch.Tensor, *, generator: torch.Generator | None = None):
         """One-sample reconstruction log-likelihood and KL, each (B,) in nats."""
         mu, logvar = self.posterior(x)
         eps = torch.randn(mu.shape, generator=generator, device="cpu").to(mu.device)
-        z = mu + eps * (0.5 * logvar).exp()
+        z = mu + eps * (0.5 * logvar).exp()  # as posterior_sample, keeping mu and logvar for KL
         rec = -F.binary_cross_entropy_with_logits(self.logits(z), x, reduction="none")
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
         return rec.flatten(1).sum(1), kl
