@@ -12,12 +12,16 @@ from engine.ops.directions import (
     principal_directions,
     walk,
 )
+from engine.ops.inpaint import Inpainting, inpaint, known_from_mask_image
 from engine.ops.interpolate import interpolate, latent_from_image, latent_from_seed
 from engine.ops.latent_map import LatentMap, build_model_map, load_map, save_map
 from engine.ops.preprocess import Preprocessed, preprocess_image
 from engine.ops.reconstruct import Reconstruction, invert, reconstruct
 
 __all__ = [
+    "Inpainting",
+    "inpaint",
+    "known_from_mask_image",
     "Preprocessed",
     "preprocess_image",
     "Reconstruction",

@@ -1,0 +1,67 @@
+"""Inpainting: known pixels come back bit-identical, completions vary by seed, one mask convention."""
+
+import pytest
+import torch
+
+from engine.errors import CapabilityError, EngineError
+from engine.ops.inpaint import inpaint, known_from_mask_image, method_for
+from tests.conftest import tiny_model
+
+FAST = {"gan": {"steps": 5, "restarts": 4}, "vae": {"steps": 5}, "flow": {"steps": 5}}
+
+
+def _bottom_missing(size=28):
+    known = torch.ones(1, 1, size, size, dtype=torch.bool)
+    known[..., size // 2 :, :] = False
+    return known
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae", "flow"])
+def test_known_pixels_are_bit_identical_and_seeds_vary_the_rest(kind, digits8bit):
+    model, x, known = tiny_model(kind), digits8bit[:3], _bottom_missing()
+    if kind == "gan":
+        with torch.no_grad():
+            model.generator.body[-2].weight.mul_(30)  # visible variation with z
+    run = {"samples": 3, **FAST[kind]}
+    a = inpaint(model, x, known, generator=torch.Generator().manual_seed(0), **run)
+    b = inpaint(model, x, known, generator=torch.Generator().manual_seed(0), **run)
+    c = inpaint(model, x, known, generator=torch.Generator().manual_seed(1), **run)
+    assert a.completions.shape == (3, 3, 1, 28, 28)
+    kept = known.expand(3, 3, 1, 28, 28)
+    assert torch.equal(a.completions[kept], x.unsqueeze(1).expand_as(a.completions)[kept])
+    assert torch.equal(a.completions, b.completions)
+    assert not torch.equal(a.completions, c.completions)
+    assert (a.spread[known.expand_as(x)] == 0).all() and a.spread[~known.expand_as(x)].max() > 0
+    assert 0 <= a.completions.min() and a.completions.max() <= 1
+    assert a.method == method_for(model) and len(a.frames) >= 1
+
+
+def test_each_kind_gets_its_own_method_and_impossible_ones_are_refused(digits8bit):
+    assert method_for(tiny_model("flow")) == "likelihood"
+    assert method_for(tiny_model("vae")) == "pseudo-gibbs"
+    assert method_for(tiny_model("gan")) == "contextual"
+    with pytest.raises(CapabilityError, match="log_prob"):
+        inpaint(tiny_model("gan"), digits8bit[:1], _bottom_missing(), method="likelihood")
+    with pytest.raises(EngineError, match="no setting restarts"):
+        inpaint(tiny_model("vae"), digits8bit[:1], _bottom_missing(), restarts=3)
+    with pytest.raises(EngineError, match="do not fit"):
+        inpaint(tiny_model("vae"), torch.zeros(1, 1, 32, 32), _bottom_missing(32))
+
+
+def test_progress_frames_reach_the_callback(digits8bit):
+    seen = []
+    out = inpaint(
+        tiny_model("vae"),
+        digits8bit[:2],
+        _bottom_missing(),
+        steps=20,
+        callback=lambda step, frame: seen.append((step, tuple(frame.shape))),
+    )
+    assert seen == [(10, (2, 1, 28, 28)), (20, (2, 1, 28, 28))] and len(out.frames) == 2
+
+
+def test_mask_images_are_white_where_missing():
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 2:, :] = 1.0  # white bottom half
+    known = known_from_mask_image(mask)
+    assert known.dtype == torch.bool and known[..., :2, :].all() and not known[..., 2:, :].any()
