@@ -1,4 +1,4 @@
-"""``python -m engine COMMAND``: train, sample, evaluate, interpolate, walk.
+"""``python -m engine COMMAND``: train, sample, evaluate, map, interpolate, walk.
 
 Every problem the user can fix (bad arguments, a broken checkpoint, a bad dataset) exits with code 2
 and one line on stderr, never a traceback.
@@ -112,6 +112,20 @@ def _cmd_evaluate(a) -> None:
     else:
         for key, value in metrics.items():
             print(f"{key:>24}: {value}")
+
+
+def _cmd_map(a) -> None:
+    import time
+
+    from engine.ops.latent_map import METHODS, build_checkpoint_map
+
+    methods = tuple(m.strip() for m in a.methods.split(",") if m.strip())
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown or not methods:
+        raise EngineError(f"--methods takes {', '.join(METHODS)}, not {a.methods!r}")
+    start = time.time()
+    path = build_checkpoint_map(a.checkpoint, methods=methods)
+    print(f"{path} ({time.time() - start:.0f} s)")
 
 
 def _write_frames(frames, out: Path) -> None:
@@ -240,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.add_argument("--device")
     e.set_defaults(run=_cmd_evaluate)
+
+    m = sub.add_parser("map", help="build the 2-D latent maps of a checkpoint (fits UMAP: minutes)")
+    m.add_argument("--checkpoint", required=True)
+    m.add_argument("--methods", default="umap,pca", help="comma-separated: umap, pca")
+    m.set_defaults(run=_cmd_map)
 
     i = sub.add_parser("interpolate", help="frames between two seeds or two images")
     i.add_argument("--checkpoint", required=True)

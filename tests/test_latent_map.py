@@ -117,3 +117,15 @@ def test_umap_layout_keeps_classes_together():
     gaps = [np.linalg.norm(centres[a] - centres[b]) for a in range(3) for b in range(a + 1, 3)]
     assert min(gaps) > 2 * spread
     assert torch.is_tensor(lm.pick(lm.xy["umap"][0], k=3)[0])
+
+
+def test_map_command_builds_the_file_and_refuses_unknown_methods(tmp_path, capsys):
+    from engine.checkpoint import save_checkpoint
+    from engine.cli import main
+
+    path = save_checkpoint(tiny_model("vae"), tmp_path / "vae", card={"dataset": "digits"})
+    assert main(["map", "--checkpoint", str(path), "--methods", "pca"]) == 0
+    lm = load_map(path)
+    assert lm is not None and set(lm.xy) == {"pca"} and len(lm.codes) > 1000
+    assert main(["map", "--checkpoint", str(path), "--methods", "tsne"]) == 2
+    assert "--methods" in capsys.readouterr().err
