@@ -1,4 +1,7 @@
-"""``python -m engine COMMAND``: train, sample, evaluate, map, interpolate, walk.
+"""``python -m engine COMMAND``: train, sample, evaluate, map, interpolate, walk, reconstruct,
+inpaint, score, project.
+
+The image operations (reconstruct, inpaint, score, project) live in :mod:`engine.cli_ops`.
 
 Every problem the user can fix (bad arguments, a broken checkpoint, a bad dataset) exits with code 2
 and one line on stderr, never a traceback.
@@ -207,7 +210,7 @@ def _cmd_walk(a) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m engine", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m engine", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and write its checkpoint folder")
@@ -293,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="a .png row, a .gif, or a folder of PNGs")
     w.add_argument("--device")
     w.set_defaults(run=_cmd_walk)
+
+    from engine.cli_ops import add_commands  # imports this module: registered here, not at the top
+
+    add_commands(sub)
     return p
 
 
