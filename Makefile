@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup test lint format run evaluate train-mnist clean
+.PHONY: setup test lint format run evaluate extras clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,13 @@ evaluate: setup
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-vae
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-gan
 	$(PY) -m engine evaluate --checkpoint pretrained/sprites-vae --k 100
+
+## Latent maps (fits UMAP: minutes each) and anomaly references of the shipped models.
+extras: setup
+	for m in mnist-vae mnist-flow mnist-gan sprites-vae; do \
+		$(PY) -m engine map --checkpoint pretrained/$$m || exit 1; done
+	for m in mnist-vae mnist-flow mnist-gan; do \
+		$(PY) -m engine score --checkpoint pretrained/$$m --build-reference || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
