@@ -70,7 +70,6 @@ def _cmd_sample(a) -> None:
     import torch
 
     from engine.checkpoint import load
-    from engine.images import make_grid, save_png, to_pil
 
     model = load(a.checkpoint, device=a.device)
     if not model.has("sample"):
@@ -78,20 +77,7 @@ def _cmd_sample(a) -> None:
     x = model.sample(
         a.n, generator=torch.Generator().manual_seed(a.seed), temperature=a.temperature
     )
-    out = Path(a.out)
-    if out.suffix.lower() == ".png":
-        if not out.parent.is_dir():
-            raise EngineError(f"{out.parent}: no such folder")
-        save_png(make_grid(x), out)
-    elif out.suffix:
-        raise EngineError(
-            f"{out}: give a .png file for one grid or a folder for one PNG per sample"
-        )
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        for i, img in enumerate(x):
-            save_png(to_pil(img), out / f"sample-{i:04d}.png")
-    print(out)
+    _write_images(x, Path(a.out), one_row=False, prefix="sample")
 
 
 def _cmd_evaluate(a) -> None:
@@ -131,8 +117,9 @@ def _cmd_map(a) -> None:
     print(f"{path} ({time.time() - start:.0f} s)")
 
 
-def _write_frames(frames, out: Path) -> None:
-    """``.png``: one row; ``.gif``: an animation; no suffix: a folder of one PNG per frame."""
+def _write_images(frames, out: Path, *, one_row: bool = True, prefix: str = "frame") -> None:
+    """``.png``: one grid (a single row with ``one_row``); ``.gif``: an animation; no suffix: a
+    folder of one PNG per image (``<prefix>-0000.png``, ...)."""
     from engine.images import gif_bytes, make_grid, save_png, to_pil, write_atomic
 
     suffix = out.suffix.lower()
@@ -140,15 +127,15 @@ def _write_frames(frames, out: Path) -> None:
         if not out.parent.is_dir():
             raise EngineError(f"{out.parent}: no such folder")
         if suffix == ".png":
-            save_png(make_grid(frames, nrow=len(frames)), out)
+            save_png(make_grid(frames, nrow=len(frames) if one_row else None), out)
         else:
             write_atomic(out, gif_bytes(frames))
     elif suffix:
-        raise EngineError(f"{out}: give a .png (one row), a .gif (animation) or a folder")
+        raise EngineError(f"{out}: give a .png (one grid), a .gif (animation) or a folder")
     else:
         out.mkdir(parents=True, exist_ok=True)
         for i, frame in enumerate(frames):
-            save_png(to_pil(frame), out / f"frame-{i:04d}.png")
+            save_png(to_pil(frame), out / f"{prefix}-{i:04d}.png")
     print(out)
 
 
@@ -173,7 +160,7 @@ def _cmd_interpolate(a) -> None:
     _, frames = interpolate(
         model, z0, z1, steps=a.steps, method=a.method, extrapolate=a.extrapolate
     )
-    _write_frames(frames, Path(a.out))
+    _write_images(frames, Path(a.out))
 
 
 def _cmd_walk(a) -> None:
@@ -206,7 +193,7 @@ def _cmd_walk(a) -> None:
         direction = find_direction(directions, a.name)
     z = latent_from_seed(model, a.seed, temperature=a.temperature)
     _, frames = walk(model, z, direction, steps=a.steps, span=a.span)
-    _write_frames(frames, Path(a.out))
+    _write_images(frames, Path(a.out))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=_positive_int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--temperature", type=float, default=1.0)
-    s.add_argument("--out", required=True, help="a .png for one grid, or a folder for one PNG each")
+    s.add_argument(
+        "--out", required=True, help="a .png for one grid, a .gif, or a folder for one PNG each"
+    )
     s.add_argument("--device")
     s.set_defaults(run=_cmd_sample)
 
