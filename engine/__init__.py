@@ -8,29 +8,14 @@ The engine never imports streamlit; the app, the CLI (``python -m engine``), not
 use this same API.
 """
 
+from engine import ops
 from engine.base import GenerativeModel
 from engine.checkpoint import load, read_card, save_checkpoint
 from engine.data import ImageData, load_dataset
 from engine.device import pick_device
 from engine.errors import CapabilityError, CheckpointError, DataError, EngineError
 from engine.models import GENERATIVE_KINDS, KINDS, build_model
-from engine.ops import (
-    Direction,
-    ResultCache,
-    axis_directions,
-    class_directions,
-    factor_directions,
-    find_direction,
-    interpolate,
-    latent_from_image,
-    latent_from_seed,
-    load_directions,
-    model_hash,
-    orthogonalize,
-    principal_directions,
-    save_directions,
-    walk,
-)
+from engine.ops import *  # noqa: F403  (every operation is public API, listed once there)
 
 __version__ = "0.1.0"
 
@@ -49,19 +34,5 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "EngineError",
-    "interpolate",
-    "latent_from_seed",
-    "latent_from_image",
-    "Direction",
-    "axis_directions",
-    "principal_directions",
-    "class_directions",
-    "factor_directions",
-    "orthogonalize",
-    "walk",
-    "save_directions",
-    "load_directions",
-    "find_direction",
-    "ResultCache",
-    "model_hash",
+    *ops.__all__,
 ]
