@@ -42,14 +42,15 @@ def main() -> None:
     torch.set_num_threads(1)
     print(f"torch threads: 1; repeats: {args.repeats}; times in ms (median / p90)")
     print(f"{'checkpoint':<14} {'decode 1 (base)':>16} {'encode+place 1':>16} {'pick+decode':>14}")
-    test = engine.load_dataset("mnist", "test").float()
     for path in sorted((ROOT / "pretrained").iterdir()):
         lm = load_map(path) if path.is_dir() else None
         if lm is None:
             continue
         model = engine.load(path, device="cpu")
+        c, h, _ = model.image_shape
+        dataset = engine.read_card(path)["dataset"]
+        x = engine.load_dataset(dataset, "test", image_size=h, channels=c).float()[:1]
         z = model.sample_latent(1, generator=torch.Generator().manual_seed(0))
-        x = test[:1]
         base = _time(lambda: model.decode(z), args.repeats)  # noqa: B023
         with torch.no_grad():
             if model.has("encode"):
