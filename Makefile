@@ -26,11 +26,9 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-## Start the app on the shipped checkpoints.
+## Start the app on the shipped checkpoints (settings: streamlit_config.toml; PORT=8502 to move it).
 run: setup
-	@echo "The Streamlit app (app/) is not built yet; it arrives with the app issue."
-	@echo "Meanwhile: $(PY) -m engine sample --checkpoint pretrained/mnist-vae --out samples.png"
-	@exit 1
+	$(PY) -m app $(if $(PORT),--server.port=$(PORT))
 
 ## Held-out figures of every shipped checkpoint (written into each card.json).
 evaluate: setup

@@ -1,0 +1,87 @@
+"""Compare: 2-4 models side by side on the same seed, the same image and the same mask."""
+
+import streamlit as st
+
+from app import resources as R
+from app import state, ui
+
+st.title("Compare")
+ui.teaching_note(
+    "The same seed means the same random numbers, but each model turns them into an image its "
+    "own way, so the columns are not expected to agree: compare their sharpness and variety. "
+    "With the same image and mask, compare how faithfully each model reconstructs it and how "
+    "plausibly it fills the hidden part. The table gives each model's held-out figures and the "
+    "times measured here for this page."
+)
+if ui.no_models():
+    st.stop()
+
+entries = R.generative_entries()
+shapes = {}
+for e in entries:
+    shapes.setdefault(R.model_facts(e.name)["image_shape"], []).append(e.name)
+groups = sorted(shapes.values(), key=len, reverse=True)
+default = [n for n in groups[0]][:4]
+names = [e.name for e in entries]
+url_models = [n for n in st.query_params.get("models", "").split(",") if n in names]
+chosen = st.multiselect(
+    "Models (2-4 of the same image size)", names, default=url_models or default, max_selections=4
+)
+state.remember(models=",".join(chosen))
+if len(chosen) < 2:
+    st.info("Choose at least two models.")
+    st.stop()
+if len({R.model_facts(n)["image_shape"] for n in chosen}) > 1:
+    st.error("These models make images of different sizes; choose models of one size.")
+    st.stop()
+
+c1, c2, c3 = st.columns(3)
+seed = c1.number_input("Seed", 0, 2**31 - 1, state.url_value("seed", 0, low=0))
+digit = c2.selectbox(
+    "Test digit", list(range(10)), index=state.url_value("digit", 5, low=0, high=9)
+)
+presets = [p for p in R.MASK_PRESETS if p != "drawn"]
+preset = c3.selectbox(
+    "Mask", presets, index=presets.index(state.url_value("mask", "bottom half", choices=presets))
+)
+state.remember(seed=seed, digit=digit, mask=preset)
+
+rows = []
+cols = st.columns(len(chosen))
+for col, name in zip(cols, chosen, strict=True):
+    with col, ui.one_line_errors(name):
+        st.subheader(name)
+        grid = R.sample_grid(name, seed=int(seed), n=16, temperature=1.0)
+        st.image(R.upscale(grid.value, 300), caption=f"seed {seed}")
+        x = R.test_image(name, R.test_digit_index(name, int(digit)))
+        known = R.preset_known(preset, tuple(x.shape[1:]), seed=int(seed))
+        rec = R.reconstruct(name, x, seed=int(seed))
+        fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True)
+        st.image(
+            R.row_pils(
+                [R.pixels(x), R.pixels(rec.value.x_hat), R.masked_view(x, known), fill.value.mean]
+            ),
+            caption="test digit · reconstruction · masked · filled (mean of 4)",
+            width="stretch",
+        )
+        card = R.entry(name).card
+        test = card.get("metrics", {}).get("test", {})
+        rows.append(
+            {
+                "model": name,
+                "kind": R.entry(name).kind,
+                "held-out likelihood": (
+                    f"{test['test_bpd']:.3f} bits/dim"
+                    if "test_bpd" in test
+                    else f"{test['test_nll_nats']:.1f} nats"
+                    if "test_nll_nats" in test
+                    else "none"
+                ),
+                "reconstruction MSE": round(float(rec.value.mse[0]), 4),
+                "inpainting PSNR (dB)": round(fill.value.psnr, 2) if fill.value.psnr else None,
+                "16 samples": grid.caption,
+                "reconstruction": rec.caption,
+                "inpainting (4)": fill.caption,
+            }
+        )
+st.dataframe(rows, hide_index=True, width="stretch")

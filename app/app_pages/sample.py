@@ -1,0 +1,48 @@
+"""Sample: a grid of images from one model, by seed and temperature."""
+
+import streamlit as st
+
+from app import resources as R
+from app import state, ui
+
+st.title("Sample")
+ui.teaching_note(
+    "Each image decodes one random latent vector drawn from the model's prior, a standard normal. "
+    "The **seed** fixes the draw, so the same seed gives the same grid on every computer. "
+    "**Temperature** scales the latent before decoding: below 1 the samples are more typical "
+    "(cleaner, less varied), above 1 more unusual (more varied, more broken)."
+)
+if ui.no_models():
+    st.stop()
+
+names = [e.name for e in R.generative_entries()]
+left, right = st.columns([1, 2])
+with left:
+    name = state.model_choice(names)
+    if "w_seed" not in st.session_state:
+        st.session_state["w_seed"] = state.url_value("seed", 0, low=0, high=2**31 - 1)
+    if st.button("New seed", icon=":material/casino:"):
+        st.session_state["w_seed"] = (st.session_state["w_seed"] * 7919 + 1) % 100_000
+    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="w_seed")
+    n = st.select_slider(
+        "Images", [16, 36, 64, 100], value=state.url_value("n", 36, choices=[16, 36, 64, 100])
+    )
+    temperature = st.slider(
+        "Temperature", 0.1, 1.5, state.url_value("t", 1.0, low=0.1, high=1.5), 0.05
+    )
+    state.remember(seed=seed, n=n, t=temperature)
+
+with right:
+    with ui.one_line_errors("sampling"):
+        timed = R.sample_grid(name, seed=int(seed), n=int(n), temperature=float(temperature))
+        st.image(
+            R.upscale(timed.value, 560), caption=f"{name}, seed {seed}, temperature {temperature}"
+        )
+        ui.latency(timed)
+        st.download_button(
+            "Download PNG",
+            R.png(timed.value),
+            f"{name}-seed{seed}.png",
+            "image/png",
+            icon=":material/download:",
+        )

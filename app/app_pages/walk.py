@@ -1,0 +1,130 @@
+"""Latent walk: move a seed's latent along directions and watch the image change."""
+
+import streamlit as st
+
+from app import resources as R
+from app import state, ui
+
+st.title("Latent walk")
+ui.teaching_note(
+    "Start from one latent vector (the **seed**) and move it along a **direction**. "
+    "*principal* directions are the main axes of variation of the model's codes (GANSpace: PCA of "
+    "many codes); *class* directions go from the average code of one digit to another's (walk "
+    "`3 - 8` and an 8 turns into a 3); *axis* moves one latent coordinate alone. Smooth, "
+    "meaningful changes mean the model has organised its space; sudden jumps or garbage mean the "
+    "walk left the region the model was trained on. The strip on the right is already in your "
+    "browser: drag its slider to scrub through it like a video."
+)
+if ui.no_models():
+    st.stop()
+
+names = [e.name for e in R.generative_entries()]
+controls, view = st.columns([1, 2])
+with controls:
+    name = state.model_choice(names)
+    seed = st.number_input("Seed", 0, 2**31 - 1, state.url_value("seed", 0, low=0), key="w_seed")
+    families = R.direction_families(name)
+    fam_names = list(families)
+    family = st.selectbox(
+        "Direction family",
+        fam_names,
+        index=fam_names.index(state.url_value("fam", fam_names[0], choices=fam_names)),
+    )
+    options = families[family]
+    first = state.url_value("dir", options[0], choices=options)
+    chosen = st.multiselect(
+        "Directions (up to 4)",
+        options,
+        default=[first],
+        max_selections=4,
+        help="each chosen direction gets a slider; the first is the scrubbable strip",
+    )
+    span = st.slider(
+        "Span of the strip (latent units)",
+        0.5,
+        6.0,
+        state.url_value("span", 3.0, low=0.5, high=6.0),
+        0.5,
+    )
+    state.remember(seed=seed, fam=family, dir=chosen[0] if chosen else first, span=span)
+
+if not chosen:
+    view.info("Choose at least one direction.")
+    st.stop()
+
+with view:
+    with ui.one_line_errors("walk"):
+        timed = R.walk_strip(
+            name, seed=int(seed), family=family, direction=chosen[0], steps=25, span=float(span)
+        )
+        frames = timed.value
+        offsets = [round(-span + 2 * span * i / 24, 2) for i in range(25)]
+        st.markdown(f"**Scrub along `{chosen[0]}`** (no server round trip)")
+        ui.scrubber(
+            R.frames_to_pils(frames),
+            labels=[f"{chosen[0]} {o:+.2f}" for o in offsets],
+            start=12,
+            label=f"scrub {chosen[0]}",
+        )
+        ui.latency(timed, "25 frames decoded in one batch")
+        st.image(R.strip(frames[::3]), caption="every third frame", width="stretch")
+        c1, c2 = st.columns(2)
+        c1.download_button(
+            "Download GIF",
+            R.gif(frames),
+            f"{name}-walk-{chosen[0]}.gif",
+            "image/gif",
+            icon=":material/gif:",
+        )
+        c2.download_button(
+            "Download strip PNG",
+            R.png(R.strip(frames)),
+            f"{name}-walk-{chosen[0]}.png",
+            "image/png",
+            icon=":material/download:",
+        )
+
+
+@st.fragment
+def combined(name: str, seed: int, family: str, chosen: list[str]) -> None:
+    """Sliders for every chosen direction together; only this panel reruns as they move."""
+    st.subheader("Combine directions")
+    cols = st.columns([1, 1])
+    with cols[0]:
+        amounts = [
+            st.slider(d, -4.0, 4.0, 0.0, 0.25, key=f"amt_{name}_{family}_{d}") for d in chosen
+        ]
+    with cols[1], ui.one_line_errors("walk"):
+        moves = [(family, d, float(a)) for d, a in zip(chosen, amounts, strict=True)]
+        timed = R.multi_walk(name, seed=int(seed), moves=moves)
+        image, z = timed.value
+        ui.show(
+            R.pixels(image),
+            caption=", ".join(f"{d} {a:+.2f}" for d, a in zip(chosen, amounts, strict=True)),
+        )
+        ui.latency(timed)
+    with st.form("save_direction", clear_on_submit=True, border=False):
+        new = st.text_input("Save the combined move as a direction named", max_chars=40)
+        if st.form_submit_button("Save direction", icon=":material/bookmark_add:"):
+            with ui.one_line_errors("saving"):
+                R.save_combined(name, new, moves)
+                st.success(f"saved {new.strip()!r} (family 'saved')")
+                st.rerun()
+
+
+combined(name, int(seed), family, chosen)
+
+with st.expander("Saved directions: export or load a file"):
+    saved = R.saved_directions(name)
+    if saved:
+        st.download_button(
+            "Download saved directions (JSON)",
+            R.directions_json(name),
+            f"{name}-directions.json",
+            "application/json",
+        )
+    up = st.file_uploader("Load a directions file", type=["json"], key="dir_upload")
+    if up is not None:
+        with ui.one_line_errors(up.name):
+            count = R.load_direction_file(name, up.getvalue())
+            st.success(f"loaded {count} direction(s) into the family 'saved'")

@@ -1,0 +1,104 @@
+"""Small pieces every page uses: teaching notes, one-line errors, latency captions, the scrubber."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+
+import streamlit as st
+from PIL import Image
+
+from app import resources as R
+from engine.errors import EngineError
+
+log = logging.getLogger("latent_atlas.app")
+
+
+def teaching_note(text: str) -> None:
+    with st.expander("What am I looking at?", expanded=False):
+        st.markdown(text)
+
+
+@contextlib.contextmanager
+def one_line_errors(what: str = ""):
+    """Show a bad input or failed operation as one line on the page; the session keeps working."""
+    try:
+        yield
+    except EngineError as e:
+        st.error(f"{what}{': ' if what else ''}{e}", icon=":material/error:")
+    except Exception as e:  # never a traceback on the page; the server log keeps the details
+        log.exception("unexpected error%s", f" in {what}" if what else "")
+        st.error(
+            f"{what}{': ' if what else ''}something went wrong ({type(e).__name__}); "
+            "the rest of the page still works",
+            icon=":material/error:",
+        )
+
+
+def latency(timed: R.Timed, what: str = "") -> None:
+    st.caption(f"{what + ' · ' if what else ''}{timed.caption}")
+
+
+def show(image: Image.Image, caption: str | None = None, px: int = R.DISPLAY_PX) -> None:
+    st.image(R.upscale(image, px), caption=caption)
+
+
+def no_models() -> bool:
+    """True (and a message) when no generative checkpoint could be loaded."""
+    if R.generative_entries():
+        return False
+    st.warning("No generative checkpoint could be loaded; see the Models page for the errors.")
+    return True
+
+
+SCRUBBER = """
+<div id="scrub" style="font-family: sans-serif; user-select: none">
+  <img id="frame" src="{first}" width="{px}" height="{px}"
+       style="image-rendering: pixelated; display: block; border-radius: 4px" alt="frame"/>
+  <input id="pos" type="range" min="0" max="{last}" value="{start}" step="1"
+         style="width: {px}px; margin-top: 6px" aria-label="{label}"/>
+  <div style="font-size: 12px; color: #666"><span id="lab">{first_label}</span></div>
+</div>
+<script>
+const frames = {frames};
+const labels = {labels};
+const img = document.getElementById("frame");
+const pos = document.getElementById("pos");
+const lab = document.getElementById("lab");
+const cache = frames.map(src => {{ const i = new Image(); i.src = src; return i; }});
+window.scrubTimes = [];
+function show(i) {{
+  const t0 = performance.now();
+  img.src = frames[i];
+  lab.textContent = labels[i];
+  requestAnimationFrame(() => window.scrubTimes.push(performance.now() - t0));
+}}
+pos.addEventListener("input", () => show(+pos.value));
+show({start});
+</script>
+"""
+
+
+def scrubber(
+    images: list[Image.Image],
+    *,
+    labels: list[str],
+    start: int = 0,
+    px: int = 224,
+    label: str = "scrub",
+) -> None:
+    """Frames already in the browser with their own slider: scrubbing needs no server round trip."""
+    uris = [R.data_uri(R.upscale(im, px)) for im in images]
+    body = SCRUBBER.format(
+        first=uris[start],
+        px=px,
+        last=len(uris) - 1,
+        start=start,
+        label=html.escape(label),
+        first_label=html.escape(labels[start]),
+        frames=json.dumps(uris),
+        labels=json.dumps(labels),
+    )
+    st.iframe(body, height=px + 60)
