@@ -9,7 +9,6 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-
 st.set_page_config(page_title="latent-atlas", page_icon=":material/explore:", layout="wide")
 
 pages = [
@@ -30,9 +29,7 @@ pages = [
         icon=":material/brush:",
         url_path="inpaint",
     ),
-    st.Page(
-        "app_pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="map"
-    ),
+    st.Page("app_pages/map.py", title="Latent map", icon=":material/scatter_plot:", url_path="map"),
     st.Page(
         "app_pages/compare.py", title="Compare", icon=":material/view_column:", url_path="compare"
     ),

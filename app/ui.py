@@ -41,8 +41,13 @@ def latency(timed: R.Timed, what: str = "") -> None:
     st.caption(f"{what + ' · ' if what else ''}{timed.caption}")
 
 
-def show(image: Image.Image, caption: str | None = None, px: int = R.DISPLAY_PX) -> None:
-    st.image(R.upscale(image, px), caption=caption)
+def image(where, picture, **kwargs) -> None:
+    """``where.image`` as PNG: Streamlit's default JPEG smears pixel art."""
+    where.image(picture, output_format="PNG", **kwargs)
+
+
+def show(picture: Image.Image, caption: str | None = None, px: int = R.DISPLAY_PX) -> None:
+    image(st, R.upscale(picture, px), caption=caption)
 
 
 def no_models() -> bool:

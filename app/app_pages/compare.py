@@ -52,12 +52,13 @@ for col, name in zip(cols, chosen, strict=True):
     with col, ui.one_line_errors(name):
         st.subheader(name)
         grid = R.sample_grid(name, seed=int(seed), n=16, temperature=1.0)
-        st.image(R.upscale(grid.value, 300), caption=f"seed {seed}")
+        ui.image(st, R.upscale(grid.value, 300), caption=f"seed {seed}")
         x = R.test_image(name, R.test_digit_index(name, int(digit)))
         known = R.preset_known(preset, tuple(x.shape[1:]), seed=int(seed))
         rec = R.reconstruct(name, x, seed=int(seed))
         fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True)
-        st.image(
+        ui.image(
+            st,
             R.row_pils(
                 [R.pixels(x), R.pixels(rec.value.x_hat), R.masked_view(x, known), fill.value.mean]
             ),

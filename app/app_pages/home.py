@@ -52,7 +52,7 @@ for i, e in enumerate(good):
         )
         grid = Path(e.path) / "samples.png"
         if grid.is_file():
-            st.image(str(grid), width=220)
+            ui.image(st, str(grid), width=220)
         with st.expander("card"):
             st.json({k: v for k, v in card.items() if k not in ("history",)}, expanded=False)
 

@@ -95,17 +95,18 @@ def model_input(name: str):
 if test_index is None and raw is None:
     st.stop()
 
+chosen = None  # set once the image and the mask are ready
 with ui.one_line_errors("the image"):
     x0, prep0 = model_input(first)
     shape = tuple(x0.shape[1:])
     with src_col:
         a, b = st.columns(2)
         if prep0 is not None:
-            a.image(raw, width=140, caption="your image")
-            b.image(R.upscale(R.pixels(x0), 140), caption="what the model sees")
+            ui.image(a, raw, width=140, caption="your image")
+            ui.image(b, R.upscale(R.pixels(x0), 140), caption="what the model sees")
             st.caption(" → ".join(prep0.steps))
         else:
-            a.image(R.upscale(R.pixels(x0), 140), caption=f"test image {test_index}")
+            ui.image(a, R.upscale(R.pixels(x0), 140), caption=f"test image {test_index}")
     with mask_col:
         if preset == "drawn":
             mask_draw = st_canvas(
@@ -121,8 +122,10 @@ with ui.one_line_errors("the image"):
             known = R.known_from_drawing(getattr(mask_draw, "image_data", None), shape)
         else:
             known = R.preset_known(preset, shape, seed=int(seed))
-        st.image(
-            R.upscale(R.masked_view(x0, known), 140), caption="input with the hidden part in grey"
+        ui.image(
+            st,
+            R.upscale(R.masked_view(x0, known), 140),
+            caption="input with the hidden part in grey",
         )
 
     st.subheader("3. Run")
@@ -135,6 +138,8 @@ with ui.one_line_errors("the image"):
         st.caption("Press the button to run the chosen models (a few seconds each).")
         st.stop()
 
+if chosen is None:
+    st.stop()
 for name in chosen:
     st.markdown(f"#### {name} · {R.inpaint_method(name)}")
     with ui.one_line_errors(name):
@@ -145,7 +150,7 @@ for name in chosen:
 
         def on_step(step, frame, bar=bar, live=live, total=total):
             bar.progress(min(1.0, step / total), text=f"step {step} of {total}")
-            live.image(R.upscale(R.pixels(frame), 112), caption="first completion, live")
+            ui.image(live, R.upscale(R.pixels(frame), 112), caption="first completion, live")
 
         timed = R.inpaint(
             name, x, known, samples=int(k), seed=int(seed), truth=truth_known, callback=on_step
@@ -154,11 +159,11 @@ for name in chosen:
         live.empty()
         res = timed.value
         cols = st.columns(len(res.completions) + 3)
-        cols[0].image(R.upscale(R.masked_view(x, known), 112), caption="input")
+        ui.image(cols[0], R.upscale(R.masked_view(x, known), 112), caption="input")
         for i, img in enumerate(res.completions):
-            cols[i + 1].image(R.upscale(img, 112), caption=f"completion {i + 1}")
-        cols[-2].image(R.upscale(res.mean, 112), caption="mean")
-        cols[-1].image(R.upscale(R.spread_image(res.spread), 112), caption="uncertainty")
+            ui.image(cols[i + 1], R.upscale(img, 112), caption=f"completion {i + 1}")
+        ui.image(cols[-2], R.upscale(res.mean, 112), caption="mean")
+        ui.image(cols[-1], R.upscale(R.spread_image(res.spread), 112), caption="uncertainty")
         facts = [timed.caption if timed.cached else f"{timed.caption} for {k} completions"]
         if res.psnr is not None:
             facts.append(f"PSNR on the hidden pixels {res.psnr:.1f} dB")
@@ -173,7 +178,7 @@ for name in chosen:
         st.caption(" · ".join(facts))
         if res.frames:
             with st.expander("progress frames"):
-                st.image(R.strip_pils(res.frames), width="stretch")
+                ui.image(st, R.strip_pils(res.frames), width="stretch")
         st.download_button(
             "Download completions PNG",
             R.png(R.row_pils([R.masked_view(x, known), *res.completions, res.mean])),

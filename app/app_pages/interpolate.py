@@ -82,7 +82,7 @@ for method in ("lerp", "slerp"):
         )
         frames = timed.value
         st.subheader(method)
-        st.image(R.strip(frames), width="stretch")
+        ui.image(st, R.strip(frames), width="stretch")
         ui.latency(timed, f"{steps} frames in one batch")
         d1, d2, _ = st.columns([1, 1, 3])
         d1.download_button(

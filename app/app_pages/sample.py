@@ -35,8 +35,10 @@ with left:
 with right:
     with ui.one_line_errors("sampling"):
         timed = R.sample_grid(name, seed=int(seed), n=int(n), temperature=float(temperature))
-        st.image(
-            R.upscale(timed.value, 560), caption=f"{name}, seed {seed}, temperature {temperature}"
+        ui.image(
+            st,
+            R.upscale(timed.value, 560),
+            caption=f"{name}, seed {seed}, temperature {temperature}",
         )
         ui.latency(timed)
         st.download_button(

@@ -67,7 +67,7 @@ with view:
             label=f"scrub {chosen[0]}",
         )
         ui.latency(timed, "25 frames decoded in one batch")
-        st.image(R.strip(frames[::3]), caption="every third frame", width="stretch")
+        ui.image(st, R.strip(frames[::3]), caption="every third frame", width="stretch")
         c1, c2 = st.columns(2)
         c1.download_button(
             "Download GIF",

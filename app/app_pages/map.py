@@ -149,4 +149,4 @@ with side:
             ui.latency(timed)
             st.session_state.setdefault("map_pick", {})[name] = z
             st.caption("Nearest real images (use this point as an end on the Interpolate page)")
-            st.image(R.row_pils(neighbours), width="stretch")
+            ui.image(st, R.row_pils(neighbours), width="stretch")

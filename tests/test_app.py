@@ -1,0 +1,223 @@
+"""Every page of the app in Streamlit's AppTest: it runs, and moving a widget changes the output."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import engine
+from app import resources as R
+
+pytestmark = pytest.mark.pretrained
+TIMEOUT = 240
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(monkeypatch):
+    monkeypatch.delenv(R.EXTRA_ROOTS_ENV, raising=False)
+    st.cache_data.clear()  # the catalog is cached for a minute; tests change the roots
+    yield
+    st.cache_data.clear()
+
+
+def page(name: str, **query) -> AppTest:
+    at = AppTest.from_file("../app/main.py", default_timeout=TIMEOUT)
+    if name != "home":
+        at.switch_page(f"app_pages/{name}.py")
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def image_urls(at: AppTest) -> list[str]:
+    return [img.url for el in at.get("image") for img in el.proto.imgs]
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
+
+
+def captions(at: AppTest) -> str:
+    return " | ".join(c.value for c in at.caption)
+
+
+def by_label(widgets, label: str):
+    matches = [w for w in widgets if w.label == label]
+    assert matches, f"no widget labelled {label!r} in {[w.label for w in widgets]}"
+    return matches[0]
+
+
+def plotly_array(values) -> np.ndarray:
+    """A trace's x or y from a figure's JSON (plain list, or Plotly's base64 typed array)."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"])
+    return np.asarray(values)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_home_lists_every_checkpoint_and_a_broken_one_beside_them(tmp_path, monkeypatch):
+    broken = tmp_path / "tampered-vae"
+    shutil.copytree(R.PRETRAINED / "mnist-vae", broken)
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    monkeypatch.setenv(R.EXTRA_ROOTS_ENV, str(tmp_path))
+
+    at = page("home")
+    assert not at.exception
+    shipped = sorted(p.name for p in R.PRETRAINED.iterdir() if (p / "config.json").is_file())
+    titles = [h.value for h in at.subheader]
+    assert set(shipped) <= set(titles)
+    assert len(at.error) == 1 and "tampered-vae" in at.error[0].value
+    assert "model.safetensors" in at.error[0].value  # the message names the file
+
+
+def test_sample_temperature_and_new_seed_change_the_grid():
+    at = ok(page("sample"))
+    first = image_urls(at)
+    by_label(at.slider, "Temperature").set_value(0.5).run()
+    second = image_urls(ok(at))
+    assert second != first
+    assert at.query_params["t"] in ("0.5", ["0.5"])
+    by_label(at.button, "New seed").click().run()
+    assert image_urls(ok(at)) != second
+    assert at.number_input[0].value != 0
+
+
+def test_sample_state_comes_from_the_url():
+    at = ok(page("sample", model="mnist-gan", seed=7, t=0.7))
+    assert by_label(at.selectbox, "Model").value == "mnist-gan"
+    assert by_label(at.number_input, "Seed").value == 7
+    assert by_label(at.slider, "Temperature").value == pytest.approx(0.7)
+    assert "mnist-gan, seed 7" in at.get("image")[0].proto.imgs[0].caption
+
+
+def test_a_bad_url_value_falls_back_to_the_default():
+    at = ok(page("sample", model="no-such-model", seed="abc", t=99))
+    assert by_label(at.number_input, "Seed").value == 0
+    assert by_label(at.slider, "Temperature").value == pytest.approx(1.0)
+
+
+def test_walk_direction_and_combined_sliders_change_the_images():
+    at = ok(page("walk", model="mnist-vae"))
+    strip = image_urls(at)
+    by_label(at.multiselect, "Directions (up to 4)").set_value(["PC 2"]).run()
+    assert image_urls(ok(at)) != strip
+    before = image_urls(at)
+    by_label(at.slider, "PC 2").set_value(2.0).run()
+    assert image_urls(ok(at)) != before
+    assert len(at.get("iframe")) == 1  # the scrubber, frames already in the browser
+
+
+def test_walk_saves_a_named_direction_and_offers_it_for_download():
+    at = ok(page("walk", model="mnist-vae"))
+    by_label(at.slider, "PC 1").set_value(1.5).run()
+    at.text_input[0].input("thicker")
+    at.button(key="FormSubmitter:save_direction-Save direction").click().run()
+    ok(at)
+    family = by_label(at.selectbox, "Direction family")
+    assert "saved" in family.options
+    family.set_value("saved").run()
+    assert by_label(ok(at).multiselect, "Directions (up to 4)").value == ["thicker"]
+
+
+def test_interpolate_lerp_and_slerp_and_extrapolation():
+    at = ok(page("interpolate", model="mnist-vae"))
+    assert [h.value for h in at.subheader] == ["lerp", "slerp"]
+    lerp, slerp = image_urls(at)
+    assert lerp != slerp
+    by_label(at.slider, "Extrapolate past both ends").set_value(0.5).run()
+    assert image_urls(ok(at))[0] != lerp
+
+
+def test_interpolate_from_test_digits():
+    at = ok(page("interpolate", model="mnist-vae", A_src="test digit", B_src="test digit"))
+    first = image_urls(at)
+    at.selectbox(key="digit_B").set_value(1).run()
+    assert image_urls(ok(at)) != first
+
+
+def test_inpaint_test_digit_gives_k_completions_psnr_and_surprise():
+    at = ok(page("inpaint", model="mnist-vae", k=3))
+    assert "completion 1" not in image_captions(at)  # nothing runs before the button
+    by_label(at.button, "Fill in the hidden part").click().run()
+    ok(at)
+    shown = image_captions(at)
+    assert {"completion 1", "completion 2", "completion 3", "uncertainty"} <= set(shown)
+    text = captions(at)
+    assert "PSNR on the hidden pixels" in text and "percentile of test digits" in text
+    before = image_urls(at)
+    by_label(at.selectbox, "Mask").set_value("left half").run()
+    assert image_urls(ok(at)) != before
+
+
+def test_inpaint_upload_of_a_bad_file_is_one_line_and_the_page_keeps_working():
+    at = page("inpaint", model="mnist-vae", src="upload")
+    at.file_uploader[0].upload("notes.png", b"this is not an image", "image/png").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    digit = Image.new("L", (60, 80), 255)
+    digit.paste(0, (25, 10, 35, 70))  # a dark "1" on a light page
+    at.file_uploader[0].upload("one.png", png_bytes(digit), "image/png").run()
+    ok(at)
+    assert "what the model sees" in image_captions(at)
+
+
+def test_latent_map_layout_switch_changes_the_figure():
+    at = ok(page("map", model="mnist-vae"))
+    chart = at.get("plotly_chart")
+    assert len(chart) == 1
+    fig = json.loads(chart[0].proto.spec)
+    points = sum(len(plotly_array(t["x"])) for t in fig["data"] if t.get("name") != "grid")
+    assert points == len(engine.load_map(R.PRETRAINED / "mnist-vae").codes)
+    by_label(at.radio, "Layout").set_value("pca").run()
+    fig2 = json.loads(ok(at).get("plotly_chart")[0].proto.spec)
+    assert not np.allclose(plotly_array(fig2["data"][0]["x"]), plotly_array(fig["data"][0]["x"]))
+
+
+def test_compare_puts_models_side_by_side_with_a_table():
+    at = ok(page("compare", models="mnist-vae,mnist-gan"))
+    assert [h.value for h in at.subheader] == ["mnist-vae", "mnist-gan"]
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["mnist-vae", "mnist-gan"]
+    assert table["reconstruction MSE"].notna().all()
+
+
+def test_training_evolution_scrubs_every_saved_grid():
+    at = ok(page("evolution", model="mnist-vae"))
+    html = at.get("iframe")[0].proto.srcdoc
+    labels = json.loads(re.search(r"const labels = (\[.*?\]);", html).group(1))
+    grids = sorted((R.PRETRAINED / "mnist-vae" / "samples").glob("epoch-*.png"))
+    assert labels == [f"epoch {int(g.stem.split('-')[1])}" for g in grids]
+    frames = json.loads(re.search(r"const frames = (\[.*?\]);", html).group(1))
+    assert len(set(frames)) == len(grids)  # every grid is in the page, no two alike
+
+
+def test_drawing_helpers_turn_canvas_pixels_into_model_input():
+    blank = np.zeros((50, 50, 4), dtype=np.uint8)
+    assert R.image_from_canvas(blank) is None
+    stroke = blank.copy()
+    stroke[10:40, 20:30] = (0, 0, 0, 255)
+    img = R.image_from_canvas(stroke)
+    assert img.getpixel((25, 25)) == (0, 0, 0) and img.getpixel((2, 2)) == (255, 255, 255)
+    known = R.known_from_drawing(stroke, (1, 28, 28))
+    assert known.shape == (1, 1, 28, 28)
+    assert not known[0, 0, 14, 14] and known[0, 0, 1, 1]
