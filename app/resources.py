@@ -33,6 +33,7 @@ PRETRAINED = ROOT / "pretrained"
 EXTRA_ROOTS_ENV = "LATENT_ATLAS_CHECKPOINTS"  # more checkpoint folders, os.pathsep-separated
 SESSION_CACHE_ENTRIES = 48
 SESSION_CACHE_BYTES = 24 * 2**20
+MAX_SAVED_DIRECTIONS = 32
 DISPLAY_PX = 196  # shown size of one 28x28 image (pixelated upscaling)
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -223,6 +224,8 @@ def save_direction(name: str, new_name: str, vector) -> None:
     if not new_name:
         raise EngineError("give the direction a name")
     saved = [d for d in saved_directions(name) if d.name != new_name]
+    if len(saved) >= MAX_SAVED_DIRECTIONS:
+        raise EngineError(f"at most {MAX_SAVED_DIRECTIONS} saved directions per model; export them")
     saved.append(engine.Direction(new_name, torch.as_tensor(vector).float().cpu(), "saved here"))
     st.session_state["_saved_directions"][name] = saved
 

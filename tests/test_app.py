@@ -116,6 +116,29 @@ def test_a_bad_url_value_falls_back_to_the_default():
     assert by_label(at.slider, "Temperature").value == pytest.approx(1.0)
 
 
+def test_a_session_keeps_a_bounded_number_of_results():
+    at = ok(page("sample", n=16))
+    seed = by_label(at.number_input, "Seed")
+    for s in range(1, R.SESSION_CACHE_ENTRIES + 12):
+        seed.set_value(s).run()
+    cache = ok(at).session_state["_results"]
+    assert len(cache) == R.SESSION_CACHE_ENTRIES
+    assert cache.bytes <= R.SESSION_CACHE_BYTES
+    assert "cached" not in captions(at)
+    seed.set_value(R.SESSION_CACHE_ENTRIES + 11).run()  # the newest result is still there
+    assert captions(at).startswith("cached")
+
+
+def test_compare_on_an_uploaded_image():
+    at = page("compare", models="mnist-vae,mnist-flow", src="upload")
+    digit = Image.new("L", (60, 80), 255)
+    digit.paste(0, (25, 10, 35, 70))
+    at.file_uploader[0].upload("one.png", png_bytes(digit), "image/png").run()
+    table = ok(at).dataframe[0].value
+    assert list(table["model"]) == ["mnist-vae", "mnist-flow"]
+    assert table["reconstruction MSE"].max() < 0.05
+
+
 def test_walk_direction_and_combined_sliders_change_the_images():
     at = ok(page("walk", model="mnist-vae"))
     strip = image_urls(at)

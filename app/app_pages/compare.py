@@ -35,16 +35,34 @@ if len({R.model_facts(n)["image_shape"] for n in chosen}) > 1:
     st.error("These models make images of different sizes; choose models of one size.")
     st.stop()
 
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 seed = c1.number_input("Seed", 0, 2**31 - 1, state.url_value("seed", 0, low=0))
-digit = c2.selectbox(
-    "Test digit", list(range(10)), index=state.url_value("digit", 5, low=0, high=9)
+SOURCES = ["test digit", "upload"]
+source = c2.radio(
+    "Image", SOURCES, index=SOURCES.index(state.url_value("src", "test digit", choices=SOURCES))
 )
+if source == "test digit":
+    digit = c3.selectbox(
+        "Test digit", list(range(10)), index=state.url_value("digit", 5, low=0, high=9)
+    )
+    upload = None
+    state.remember(digit=digit)
+else:
+    up = c3.file_uploader("Your image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"])
+    upload = up.getvalue() if up is not None else None
 presets = [p for p in R.MASK_PRESETS if p != "drawn"]
-preset = c3.selectbox(
+preset = c4.selectbox(
     "Mask", presets, index=presets.index(state.url_value("mask", "bottom half", choices=presets))
 )
-state.remember(seed=seed, digit=digit, mask=preset)
+state.remember(seed=seed, src=source, mask=preset)
+
+
+def same_image(name: str):
+    """The chosen image as this model sees it; truth is known either way."""
+    if upload is None:
+        return R.test_image(name, R.test_digit_index(name, int(digit)))
+    return R.preprocess(name, upload).x
+
 
 rows = []
 cols = st.columns(len(chosen))
@@ -53,7 +71,10 @@ for col, name in zip(cols, chosen, strict=True):
         st.subheader(name)
         grid = R.sample_grid(name, seed=int(seed), n=16, temperature=1.0)
         ui.image(st, R.upscale(grid.value, 300), caption=f"seed {seed}")
-        x = R.test_image(name, R.test_digit_index(name, int(digit)))
+        if source == "upload" and upload is None:
+            st.info("Upload an image to compare the models on it.")
+            continue
+        x = same_image(name)
         known = R.preset_known(preset, tuple(x.shape[1:]), seed=int(seed))
         rec = R.reconstruct(name, x, seed=int(seed))
         fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True)
@@ -62,7 +83,7 @@ for col, name in zip(cols, chosen, strict=True):
             R.row_pils(
                 [R.pixels(x), R.pixels(rec.value.x_hat), R.masked_view(x, known), fill.value.mean]
             ),
-            caption="test digit · reconstruction · masked · filled (mean of 4)",
+            caption="image · reconstruction · masked · filled (mean of 4)",
             width="stretch",
         )
         card = R.entry(name).card
@@ -85,4 +106,5 @@ for col, name in zip(cols, chosen, strict=True):
                 "inpainting (4)": fill.caption,
             }
         )
-st.dataframe(rows, hide_index=True, width="stretch")
+if rows:
+    st.dataframe(rows, hide_index=True, width="stretch")
