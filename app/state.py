@@ -9,9 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 
-def url_value(key: str, default, *, choices=None, low=None, high=None):
-    """The query-string value of ``key`` converted to ``default``'s type, else ``default``."""
-    raw = st.query_params.get(key)
+def url_value(key: str, default, *, choices=None, low=None, high=None, raw: str | None = None):
+    """The query-string value of ``key`` (or ``raw``) converted to ``default``'s type, else
+    ``default`` (also when it is not among ``choices`` or outside ``low``..``high``)."""
+    raw = st.query_params.get(key) if raw is None else raw
     if raw is None:
         return default
     try:

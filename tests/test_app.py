@@ -150,6 +150,13 @@ def test_walk_direction_and_combined_sliders_change_the_images():
     assert len(at.get("iframe")) == 1  # the scrubber, frames already in the browser
 
 
+def test_walk_slider_values_live_in_the_url():
+    at = ok(page("walk", model="mnist-vae", dir="PC 1", amts="1.5"))
+    assert by_label(at.slider, "PC 1").value == pytest.approx(1.5)
+    by_label(at.slider, "PC 1").set_value(-2.0).run()
+    assert ok(at).query_params["amts"] in ("-2", ["-2"])
+
+
 def test_walk_saves_a_named_direction_and_offers_it_for_download():
     at = ok(page("walk", model="mnist-vae"))
     by_label(at.slider, "PC 1").set_value(1.5).run()

@@ -43,8 +43,12 @@ def endpoint(col, tag: str, default_seed: int, default_digit: int):
             return ("seed", int(s))
         if how == "test digit":
             d = st.selectbox(
-                f"Digit {tag}", list(range(10)), index=default_digit, key=f"digit_{tag}"
+                f"Digit {tag}",
+                list(range(10)),
+                index=state.url_value(f"{tag}_digit", default_digit, low=0, high=9),
+                key=f"digit_{tag}",
             )
+            state.remember(**{f"{tag}_digit": d})
             return ("test", R.test_digit_index(name, d))
         if how == "map pick":
             pick = st.session_state.get("map_pick", {}).get(name)

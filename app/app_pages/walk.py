@@ -91,9 +91,22 @@ def combined(name: str, seed: int, family: str, chosen: list[str]) -> None:
     st.subheader("Combine directions")
     cols = st.columns([1, 1])
     with cols[0]:
-        amounts = [
-            st.slider(d, -4.0, 4.0, 0.0, 0.25, key=f"amt_{name}_{family}_{d}") for d in chosen
+        from_url = [
+            state.url_value("amt", 0.0, low=-4.0, high=4.0, raw=v)
+            for v in st.query_params.get("amts", "").split(",")
         ]
+        amounts = [
+            st.slider(
+                d,
+                -4.0,
+                4.0,
+                from_url[i] if i < len(from_url) else 0.0,
+                0.25,
+                key=f"amt_{name}_{family}_{d}",
+            )
+            for i, d in enumerate(chosen)
+        ]
+        state.remember(amts=",".join(f"{a:g}" for a in amounts))
     with cols[1], ui.one_line_errors("walk"):
         moves = [(family, d, float(a)) for d, a in zip(chosen, amounts, strict=True)]
         timed = R.multi_walk(name, seed=int(seed), moves=moves)
