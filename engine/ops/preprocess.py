@@ -2,7 +2,12 @@
 
 The steps, in order (each recorded in :attr:`Preprocessed.steps`):
 
-1. Decode (a path, bytes or a PIL image) and apply the EXIF orientation.
+1. Decode (a path, bytes or a PIL image) and apply the EXIF orientation. Only raster formats
+   Pillow decodes itself are read (PNG, JPEG, GIF: its first frame, BMP, WebP, TIFF); anything
+   else (SVG, EPS, PDF, ...) is refused. Images over 50 megapixels or files over 20 MB are
+   refused before they are decoded; JPEGs are decoded at a reduced scale when they are large, and
+   any picture with a side over 2048 pixels is shrunk to that first (Lanczos), so a phone photo
+   costs milliseconds. 16-bit and floating-point images are scaled to 8 bits by their range.
 2. Flatten transparency onto the colour that contrasts with the drawing: a light drawing on a
    transparent canvas goes onto black, a dark one onto white.
 3. Convert to the model's channels (``L`` luma for 1 channel, ``RGB`` for 3).
@@ -32,6 +37,10 @@ from engine.errors import DataError
 
 MNIST_MARGIN = 4 / 28
 CONTENT_THRESHOLD = 0.2
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+MAX_PIXELS = 50_000_000  # refused before decoding (decompression bombs declare huge sizes)
+MAX_FILE_BYTES = 20 * 2**20
+WORKING_SIDE = 2048  # larger pictures are shrunk to this first
 
 
 @dataclass
@@ -46,22 +55,59 @@ class Preprocessed:
 
 
 def _open(source) -> Image.Image:
+    name = "the upload" if isinstance(source, bytes | bytearray) else str(source)
     try:
         if isinstance(source, Image.Image):
             image = source
-        elif isinstance(source, bytes | bytearray):
-            image = Image.open(io.BytesIO(source))
         else:
-            image = Image.open(Path(source))
+            if isinstance(source, bytes | bytearray):
+                size, stream = len(source), io.BytesIO(source)
+            else:
+                path = Path(source)
+                size, stream = path.stat().st_size, path
+            if size == 0:
+                raise DataError(f"{name} is empty (0 bytes)")
+            if size > MAX_FILE_BYTES:
+                raise DataError(
+                    f"{name} is {size / 2**20:.0f} MB; images up to {MAX_FILE_BYTES // 2**20} MB "
+                    "are read"
+                )
+            image = Image.open(stream, formats=FORMATS)
+        if image.width * image.height > MAX_PIXELS:
+            raise DataError(
+                f"{name} declares {image.width}x{image.height} pixels; images up to "
+                f"{MAX_PIXELS // 1_000_000} megapixels are read"
+            )
+        if image.format == "JPEG" and max(image.size) > WORKING_SIDE:
+            image.draft("RGB" if image.mode != "L" else "L", (WORKING_SIDE, WORKING_SIDE))
         image.load()
+    except DataError:
+        raise
     except FileNotFoundError as e:
         raise DataError(f"{source}: no such file") from e
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        name = "the upload" if isinstance(source, bytes | bytearray) else str(source)
-        raise DataError(f"{name} is not an image Pillow can read") from e
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{name} is too large to decode safely") from e
+    except Exception as e:  # any decoder failure on untrusted bytes means "not readable"
+        raise DataError(f"{name} is not an image Pillow can read ({_reason(e)})") from e
     if image.width < 1 or image.height < 1:
         raise DataError("the image is empty (0 pixels)")
-    return ImageOps.exif_transpose(image)
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(image, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
+        image = Image.fromarray(np.round(a).astype(np.uint8), "L")
+    if max(image.size) > WORKING_SIDE:
+        image = image.copy()
+        image.thumbnail((WORKING_SIDE, WORKING_SIDE), Image.Resampling.LANCZOS)
+    return image
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).split("\n")[0].strip()
+    if isinstance(error, UnidentifiedImageError) or not text:
+        return "unknown or unsupported format"
+    return text[:80]
 
 
 def _flatten_alpha(image: Image.Image) -> tuple[Image.Image, str | None]:
