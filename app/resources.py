@@ -78,6 +78,10 @@ def catalog() -> list[Entry]:
         for folder in sorted(p for p in root.iterdir() if (p / "config.json").is_file()):
             name = folder.name if folder.name not in seen else f"{folder.name} ({root.name})"
             seen.add(name)
+            if not folder.resolve().is_relative_to(root.resolve()):
+                error = f"{folder}: points outside the checkpoint folder {root}; not loaded"
+                entries.append(Entry(name, str(folder), None, None, error=error))
+                continue
             try:
                 model = _load(str(folder))
                 card = engine.read_card(folder)
@@ -239,22 +243,13 @@ def save_combined(name: str, new_name: str, moves: list[tuple[str, str, float]])
 
 
 def directions_json(name: str) -> bytes:
-    """The session's saved directions as the engine's direction file (JSON)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = engine.save_directions(Path(tmp) / "directions.json", saved_directions(name))
-        return path.read_bytes()
+    """The session's saved directions as the engine's direction file (built in memory)."""
+    return engine.dump_directions(saved_directions(name), where=f"{name} directions")
 
 
 def load_direction_file(name: str, data: bytes) -> int:
     """Add the directions of an uploaded JSON file to this session; returns how many."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "upload.json"
-        path.write_bytes(data)
-        loaded = engine.load_directions(path, latent_shape=model(name).latent_shape)
+    loaded = engine.parse_directions(data, latent_shape=model(name).latent_shape)
     for d in loaded:
         save_direction(name, d.name, d.vector)
     return len(loaded)

@@ -2,7 +2,13 @@
 
 from engine.ops.anomaly import Reference, anomaly_score, load_reference, reference_scores
 from engine.ops.cache import ResultCache, model_hash, param_hash
-from engine.ops.direction_files import find_direction, load_directions, save_directions
+from engine.ops.direction_files import (
+    dump_directions,
+    find_direction,
+    load_directions,
+    parse_directions,
+    save_directions,
+)
 from engine.ops.directions import (
     Direction,
     axis_directions,
@@ -47,6 +53,8 @@ __all__ = [
     "walk",
     "save_directions",
     "load_directions",
+    "dump_directions",
+    "parse_directions",
     "find_direction",
     "ResultCache",
     "model_hash",

@@ -33,6 +33,17 @@ def save_directions(path: str | Path, directions: Sequence[Direction]) -> Path:
             cannot be written (the old file, if any, is left as it was).
     """
     path = Path(path)
+    data = dump_directions(directions, where=str(path))
+    try:
+        write_atomic(path, data)
+    except OSError as err:
+        raise EngineError(f"{path}: cannot write the directions file ({err.strerror})") from None
+    return path
+
+
+def dump_directions(directions: Sequence[Direction], *, where: str = "directions") -> bytes:
+    """The directions file's bytes (for a download: nothing touches the disk)."""
+    path = where
     if not directions:
         raise EngineError(f"{path}: no directions to save")
     shape = tuple(directions[0].vector.shape)
@@ -50,14 +61,10 @@ def save_directions(path: str | Path, directions: Sequence[Direction]) -> Path:
             raise EngineError(f"{path}: direction {d.name!r} has NaN or infinite values")
         entries.append({"name": str(d.name), "source": str(d.source), "vector": v.tolist()})
     doc = {"format": FORMAT, "version": VERSION, "latent_shape": list(shape), "directions": entries}
-    try:
-        write_atomic(path, (json.dumps(doc) + "\n").encode())
-    except OSError as err:
-        raise EngineError(f"{path}: cannot write the directions file ({err.strerror})") from None
-    return path
+    return (json.dumps(doc) + "\n").encode()
 
 
-def _check(condition: bool, path: Path, problem: str) -> None:
+def _check(condition: bool, path, problem: str) -> None:
     if not condition:
         raise EngineError(f"{path}: not a valid directions file ({problem})")
 
@@ -76,11 +83,21 @@ def load_directions(
     """
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise EngineError(f"{path}: no such directions file") from None
     except OSError as err:
         raise EngineError(f"{path}: cannot read the directions file ({err.strerror})") from None
+    return parse_directions(data, latent_shape=latent_shape, where=str(path))
+
+
+def parse_directions(
+    data: bytes, *, latent_shape: Sequence[int] | None = None, where: str = "the upload"
+) -> list[Direction]:
+    """Directions from a file's bytes (an upload); errors name ``where``."""
+    path = where
+    try:
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise EngineError(f"{path}: not a valid directions file (not JSON: {err})") from None
     _check(isinstance(doc, dict) and doc.get("format") == FORMAT, path, f"no format {FORMAT!r}")
