@@ -12,9 +12,7 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="latent-atlas", page_icon=":material/explore:", layout="wide")
 
 pages = [
-    st.Page(
-        "app_pages/home.py", title="Models", icon=":material/home:", url_path="home", default=True
-    ),
+    st.Page("app_pages/home.py", title="Models", icon=":material/home:", default=True),
     st.Page("app_pages/sample.py", title="Sample", icon=":material/grid_view:", url_path="sample"),
     st.Page("app_pages/walk.py", title="Latent walk", icon=":material/tune:", url_path="walk"),
     st.Page(
@@ -40,4 +38,10 @@ pages = [
         url_path="evolution",
     ),
 ]
-st.navigation(pages).run()
+from app import state  # noqa: E402
+
+state.start_run()
+try:
+    st.navigation(pages).run()
+finally:
+    state.sync()  # the bound widget values of this run into the URL

@@ -1,20 +1,28 @@
 """The page state in the URL query string, so a pasted link opens the same view.
 
-Widgets take their first value from the query string (``url_value``) and every rerun writes the
-current values back (``remember``); the page itself is the URL path (``st.navigation``).
+A widget whose value belongs in the link is created with ``key=state.bind(name, default)``: on
+the first run of a session its value comes from the query string (checked, else ``default``),
+afterwards Streamlit keeps it under that key, and after every run :func:`sync` writes the values of
+the bound keys back into the query string. Widgets never get their value from the URL through
+``value=``/``index=``: that would change the widget's identity after each move and drop the next
+one. The page itself is the URL path (``st.navigation``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
+_BOUND = "_url_keys"
 
-def url_value(key: str, default, *, choices=None, low=None, high=None, raw: str | None = None):
-    """The query-string value of ``key`` (or ``raw``) converted to ``default``'s type, else
-    ``default`` (also when it is not among ``choices`` or outside ``low``..``high``)."""
-    raw = st.query_params.get(key) if raw is None else raw
-    if raw is None:
-        return default
+
+def _convert(raw: str, default, choices, low, high):
+    if isinstance(default, list):
+        value = [v for v in raw.split(",") if v]
+        if choices is not None:
+            value = [v for v in value if v in choices]
+        return value or default
     try:
         if isinstance(default, bool):
             value = raw.lower() in ("1", "true", "yes")
@@ -28,22 +36,70 @@ def url_value(key: str, default, *, choices=None, low=None, high=None, raw: str 
         return default
     if choices is not None and value not in choices:
         return default
-    if low is not None and value < low or high is not None and value > high:
+    if (low is not None and value < low) or (high is not None and value > high):
         return default
     return value
 
 
+def url_value(key: str, default, *, choices=None, low=None, high=None, raw: str | None = None):
+    """The query-string value of ``key`` (or ``raw``) converted to ``default``'s type, else
+    ``default`` (also when it is not among ``choices`` or outside ``low``..``high``); a list
+    default reads a comma-separated list."""
+    raw = st.query_params.get(key) if raw is None else raw
+    if raw is None:
+        return default
+    return _convert(raw, default, choices, low, high)
+
+
+def bind(
+    key: str,
+    default,
+    *,
+    choices: Sequence | None = None,
+    low=None,
+    high=None,
+) -> str:
+    """Give the widget with this key its first value from the URL; returns ``key``.
+
+    A kept value that is no longer among ``choices`` (another model was picked) is reset.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = url_value(key, default, choices=choices, low=low, high=high)
+    elif choices is not None:
+        value = st.session_state[key]
+        values = value if isinstance(value, list) else [value]
+        if any(v not in choices for v in values):
+            st.session_state[key] = default
+    st.session_state.setdefault(_BOUND, set()).add(key)
+    return key
+
+
 def remember(**values) -> None:
-    """Write the current widget values into the query string (only those that changed)."""
+    """Write values into the query string (only those that changed)."""
     for key, value in values.items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, list):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        else:
+            text = str(value)
         if st.query_params.get(key) != text:
             st.query_params[key] = text
 
 
+def start_run() -> None:
+    """Forget the keys bound by the previous run (called before a page runs)."""
+    st.session_state[_BOUND] = set()
+
+
+def sync() -> None:
+    """Write every key bound during this run into the query string (called after a page)."""
+    values = {
+        k: st.session_state[k] for k in st.session_state.get(_BOUND, ()) if k in st.session_state
+    }
+    remember(**values)
+
+
 def model_choice(names: list[str], *, key: str = "model", label: str = "Model") -> str:
     """A model picker that starts from the URL and is remembered in it."""
-    first = url_value(key, names[0], choices=names)
-    name = st.selectbox(label, names, index=names.index(first), key=f"w_{key}")
-    remember(**{key: name})
-    return name
+    return st.selectbox(label, names, key=bind(key, names[0], choices=names))

@@ -181,7 +181,7 @@ def test_interpolate_lerp_and_slerp_and_extrapolation():
 def test_interpolate_from_test_digits():
     at = ok(page("interpolate", model="mnist-vae", A_src="test digit", B_src="test digit"))
     first = image_urls(at)
-    at.selectbox(key="digit_B").set_value(1).run()
+    at.selectbox(key="B_digit").set_value(1).run()
     assert image_urls(ok(at)) != first
 
 

@@ -23,11 +23,12 @@ for e in entries:
 groups = sorted(shapes.values(), key=len, reverse=True)
 default = [n for n in groups[0]][:4]
 names = [e.name for e in entries]
-url_models = [n for n in st.query_params.get("models", "").split(",") if n in names]
 chosen = st.multiselect(
-    "Models (2-4 of the same image size)", names, default=url_models or default, max_selections=4
+    "Models (2-4 of the same image size)",
+    names,
+    max_selections=4,
+    key=state.bind("models", default, choices=names),
 )
-state.remember(models=",".join(chosen))
 if len(chosen) < 2:
     st.info("Choose at least two models.")
     st.stop()
@@ -36,25 +37,17 @@ if len({R.model_facts(n)["image_shape"] for n in chosen}) > 1:
     st.stop()
 
 c1, c2, c3, c4 = st.columns(4)
-seed = c1.number_input("Seed", 0, 2**31 - 1, state.url_value("seed", 0, low=0))
+seed = c1.number_input("Seed", 0, 2**31 - 1, key=state.bind("seed", 0, low=0))
 SOURCES = ["test digit", "upload"]
-source = c2.radio(
-    "Image", SOURCES, index=SOURCES.index(state.url_value("src", "test digit", choices=SOURCES))
-)
+source = c2.radio("Image", SOURCES, key=state.bind("src", "test digit", choices=SOURCES))
 if source == "test digit":
-    digit = c3.selectbox(
-        "Test digit", list(range(10)), index=state.url_value("digit", 5, low=0, high=9)
-    )
+    digit = c3.selectbox("Test digit", list(range(10)), key=state.bind("digit", 5, low=0, high=9))
     upload = None
-    state.remember(digit=digit)
 else:
     up = c3.file_uploader("Your image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"])
     upload = up.getvalue() if up is not None else None
 presets = [p for p in R.MASK_PRESETS if p != "drawn"]
-preset = c4.selectbox(
-    "Mask", presets, index=presets.index(state.url_value("mask", "bottom half", choices=presets))
-)
-state.remember(seed=seed, src=source, mask=preset)
+preset = c4.selectbox("Mask", presets, key=state.bind("mask", "bottom half", choices=presets))
 
 
 def same_image(name: str):

@@ -33,16 +33,12 @@ with src_col:
         "Source",
         SOURCES,
         horizontal=True,
-        index=SOURCES.index(state.url_value("src", "test digit", choices=SOURCES)),
+        key=state.bind("src", "test digit", choices=SOURCES),
     )
-    state.remember(src=source)
     raw, truth_known, test_index = None, False, None
     if source == "test digit":
-        digit = st.selectbox(
-            "Digit", list(range(10)), index=state.url_value("digit", 2, low=0, high=9)
-        )
-        nth = st.number_input("Which one (0-49)", 0, 49, state.url_value("nth", 0, low=0, high=49))
-        state.remember(digit=digit, nth=nth)
+        digit = st.selectbox("Digit", list(range(10)), key=state.bind("digit", 2, low=0, high=9))
+        nth = st.number_input("Which one (0-49)", 0, 49, key=state.bind("nth", 0, low=0, high=49))
         test_index = R.test_digit_index(first, digit, int(nth))
         truth_known = True
     elif source == "upload":
@@ -73,13 +69,11 @@ with mask_col:
     preset = st.selectbox(
         "Mask",
         presets,
-        index=presets.index(state.url_value("mask", "bottom half", choices=presets)),
+        key=state.bind("mask", "bottom half", choices=presets),
         help="'drawn': paint over the pixels to hide on the canvas below",
     )
-    state.remember(mask=preset)
-    k = st.slider("Completions per model", 1, 8, state.url_value("k", 4, low=1, high=8))
-    seed = st.number_input("Seed", 0, 2**31 - 1, state.url_value("seed", 0, low=0))
-    state.remember(k=k, seed=seed)
+    k = st.slider("Completions per model", 1, 8, key=state.bind("k", 4, low=1, high=8))
+    seed = st.number_input("Seed", 0, 2**31 - 1, key=state.bind("seed", 0, low=0))
 
 
 def model_input(name: str):

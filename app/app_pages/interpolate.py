@@ -27,28 +27,19 @@ def endpoint(col, tag: str, default_seed: int, default_digit: int):
             f"End {tag}",
             SOURCES,
             horizontal=True,
-            key=f"src_{tag}",
-            index=SOURCES.index(state.url_value(f"{tag}_src", "seed", choices=SOURCES)),
+            key=state.bind(f"{tag}_src", "seed", choices=SOURCES),
         )
-        state.remember(**{f"{tag}_src": how})
         if how == "seed":
             s = st.number_input(
-                f"Seed {tag}",
-                0,
-                2**31 - 1,
-                state.url_value(f"{tag}_seed", default_seed, low=0),
-                key=f"seed_{tag}",
+                f"Seed {tag}", 0, 2**31 - 1, key=state.bind(f"{tag}_seed", default_seed, low=0)
             )
-            state.remember(**{f"{tag}_seed": s})
             return ("seed", int(s))
         if how == "test digit":
             d = st.selectbox(
                 f"Digit {tag}",
                 list(range(10)),
-                index=state.url_value(f"{tag}_digit", default_digit, low=0, high=9),
-                key=f"digit_{tag}",
+                key=state.bind(f"{tag}_digit", default_digit, low=0, high=9),
             )
-            state.remember(**{f"{tag}_digit": d})
             return ("test", R.test_digit_index(name, d))
         if how == "map pick":
             pick = st.session_state.get("map_pick", {}).get(name)
@@ -70,11 +61,10 @@ a_col, b_col = st.columns(2)
 a = endpoint(a_col, "A", 0, 3)
 b = endpoint(b_col, "B", 1, 8)
 c1, c2 = st.columns(2)
-steps = c1.slider("Frames", 3, 31, state.url_value("steps", 11, low=3, high=31), 2)
+steps = c1.slider("Frames", 3, 31, step=2, key=state.bind("steps", 11, low=3, high=31))
 extra = c2.slider(
-    "Extrapolate past both ends", 0.0, 1.0, state.url_value("x", 0.0, low=0.0, high=1.0), 0.1
+    "Extrapolate past both ends", 0.0, 1.0, step=0.1, key=state.bind("x", 0.0, low=0.0, high=1.0)
 )
-state.remember(steps=steps, x=extra)
 
 if a is None or b is None:
     st.stop()

@@ -30,12 +30,11 @@ method = top[1].radio(
     "Layout",
     methods,
     horizontal=True,
-    index=methods.index(state.url_value("layout", methods[0], choices=methods)),
+    key=state.bind("layout", methods[0], choices=methods),
 )
-thumbs = top[2].toggle("Thumbnails", value=state.url_value("thumbs", False))
+thumbs = top[2].toggle("Thumbnails", key=state.bind("thumbs", False))
 OVERLAYS = ["16 samples", "path between two test digits", "an upload"]
 overlays = top[3].multiselect("Overlay", OVERLAYS)
-state.remember(layout=method, thumbs=thumbs)
 st.caption(f"{len(lm.codes)} points: {lm.source}")
 
 xy = lm.xy[method]

@@ -19,18 +19,16 @@ names = [e.name for e in R.generative_entries()]
 left, right = st.columns([1, 2])
 with left:
     name = state.model_choice(names)
-    if "w_seed" not in st.session_state:
-        st.session_state["w_seed"] = state.url_value("seed", 0, low=0, high=2**31 - 1)
+    state.bind("seed", 0, low=0, high=2**31 - 1)
     if st.button("New seed", icon=":material/casino:"):
-        st.session_state["w_seed"] = (st.session_state["w_seed"] * 7919 + 1) % 100_000
-    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="w_seed")
+        st.session_state["seed"] = (st.session_state["seed"] * 7919 + 1) % 100_000
+    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
     n = st.select_slider(
-        "Images", [16, 36, 64, 100], value=state.url_value("n", 36, choices=[16, 36, 64, 100])
+        "Images", [16, 36, 64, 100], key=state.bind("n", 36, choices=[16, 36, 64, 100])
     )
     temperature = st.slider(
-        "Temperature", 0.1, 1.5, state.url_value("t", 1.0, low=0.1, high=1.5), 0.05
+        "Temperature", 0.1, 1.5, step=0.05, key=state.bind("t", 1.0, low=0.1, high=1.5)
     )
-    state.remember(seed=seed, n=n, t=temperature)
 
 with right:
     with ui.one_line_errors("sampling"):

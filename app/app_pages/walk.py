@@ -22,31 +22,27 @@ names = [e.name for e in R.generative_entries()]
 controls, view = st.columns([1, 2])
 with controls:
     name = state.model_choice(names)
-    seed = st.number_input("Seed", 0, 2**31 - 1, state.url_value("seed", 0, low=0), key="w_seed")
+    seed = st.number_input("Seed", 0, 2**31 - 1, key=state.bind("seed", 0, low=0))
     families = R.direction_families(name)
     fam_names = list(families)
     family = st.selectbox(
-        "Direction family",
-        fam_names,
-        index=fam_names.index(state.url_value("fam", fam_names[0], choices=fam_names)),
+        "Direction family", fam_names, key=state.bind("fam", fam_names[0], choices=fam_names)
     )
     options = families[family]
-    first = state.url_value("dir", options[0], choices=options)
     chosen = st.multiselect(
         "Directions (up to 4)",
         options,
-        default=[first],
         max_selections=4,
+        key=state.bind("dirs", options[:1], choices=options),
         help="each chosen direction gets a slider; the first is the scrubbable strip",
     )
     span = st.slider(
         "Span of the strip (latent units)",
         0.5,
         6.0,
-        state.url_value("span", 3.0, low=0.5, high=6.0),
-        0.5,
+        step=0.5,
+        key=state.bind("span", 3.0, low=0.5, high=6.0),
     )
-    state.remember(seed=seed, fam=family, dir=chosen[0] if chosen else first, span=span)
 
 if not chosen:
     view.info("Choose at least one direction.")
@@ -95,17 +91,12 @@ def combined(name: str, seed: int, family: str, chosen: list[str]) -> None:
             state.url_value("amt", 0.0, low=-4.0, high=4.0, raw=v)
             for v in st.query_params.get("amts", "").split(",")
         ]
-        amounts = [
-            st.slider(
-                d,
-                -4.0,
-                4.0,
-                from_url[i] if i < len(from_url) else 0.0,
-                0.25,
-                key=f"amt_{name}_{family}_{d}",
-            )
-            for i, d in enumerate(chosen)
-        ]
+        amounts = []
+        for i, d in enumerate(chosen):
+            key = f"amt_{name}_{family}_{d}"
+            if key not in st.session_state:  # first value from the link, then Streamlit's
+                st.session_state[key] = from_url[i] if i < len(from_url) else 0.0
+            amounts.append(st.slider(d, -4.0, 4.0, step=0.25, key=key))
         state.remember(amts=",".join(f"{a:g}" for a in amounts))
     with cols[1], ui.one_line_errors("walk"):
         moves = [(family, d, float(a)) for d, a in zip(chosen, amounts, strict=True)]
