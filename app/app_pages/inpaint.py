@@ -1,5 +1,7 @@
 """Reconstruct & inpaint: a user's image through each model, and its hidden part filled in."""
 
+import time
+
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -24,6 +26,7 @@ entries = R.generative_entries()
 names = [e.name for e in entries]
 SOURCES = ["test digit", "upload", "draw"]
 CANVAS_PX = 224
+PROGRESS_EVERY_S = 0.25
 
 src_col, mask_col = st.columns(2)
 with src_col:
@@ -142,7 +145,13 @@ for name in chosen:
         live = st.empty()
         total = max(1, R.inpaint_steps(name))
 
-        def on_step(step, frame, bar=bar, live=live, total=total):
+        shown = [0.0]
+
+        def on_step(step, frame, bar=bar, live=live, total=total, shown=shown):
+            now = time.perf_counter()
+            if now - shown[0] < PROGRESS_EVERY_S and step < total:
+                return  # a few updates a second are a progress view; more only load the browser
+            shown[0] = now
             bar.progress(min(1.0, step / total), text=f"step {step} of {total}")
             ui.image(live, R.upscale(R.pixels(frame), 112), caption="first completion, live")
 

@@ -1,0 +1,352 @@
+"""A classroom on one server: N browser sessions at once, against a server on localhost only.
+
+Starts the app the way ``make run`` does (``python -m app``) on a free local port, then:
+
+1. one session runs the scenario alone (the baseline latencies);
+2. ``--sessions`` sessions (default 20) run it at the same time, each with its own seed and a
+   seeded think time between actions, like students in a class;
+3. a soak: one session does ``--soak`` interactions (default 500: slider moves and map clicks);
+4. every session is closed, and after Streamlit has let go of disconnected sessions (it keeps
+   them 2 minutes for a reconnect) the server's memory is read again.
+
+The scenario: Sample page, move the temperature slider (new image visible); Latent walk, move a
+combined-direction slider (new image visible); Reconstruct & inpaint, run the VAE on a centre
+square (completions visible); Latent map, click a point (decoded image visible). Every action is
+timed from the key press or click to the new picture on the page. Any error element, JavaScript
+error or timeout counts as an error. Results: a Markdown table on stdout and JSON (``--out``).
+
+Bounded: at most 40 sessions, each action times out after 60 s, the whole run after
+``--max-minutes``. The browser runs on the same machine as the server, so on a small machine the
+client's own rendering competes with the server: the figures are an upper bound.
+
+    python benchmarks/load_test.py --sessions 20 --out load.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playwright.async_api import async_playwright  # noqa: E402
+
+from tests.browser.harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ERROR_SELECTOR,
+    IDLE_JS,
+    IMAGE_CHANGED_JS,
+    IMAGE_SRC_JS,
+    Server,
+    app_command,
+    free_port,
+)
+
+ACTION_MS = 60_000
+MAIN_IMAGE = '[data-testid="stImage"] img'
+MAP_POINTS_JS = "(n) => document.querySelectorAll('.scatterlayer .point').length > n"
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Session:
+    def __init__(self, browser, base: str, index: int, think: tuple[float, float]):
+        self.browser, self.base, self.index = browser, base, index
+        self.rng = random.Random(index)
+        self.think = think
+        self.times: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+
+    async def start(self):
+        self.context = await self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = await self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(f"js: {e}"))
+
+    async def close(self):
+        await self.context.close()
+
+    async def idle(self):
+        await self.page.wait_for_function(IDLE_JS, timeout=ACTION_MS)
+
+    async def open(self, path: str):
+        await self.page.goto(f"{self.base}/{path}", wait_until="domcontentloaded")
+        await self.page.wait_for_selector("h1", timeout=ACTION_MS)
+        await self.idle()
+
+    async def pause(self):
+        lo, hi = self.think
+        if hi > 0:
+            await asyncio.sleep(self.rng.uniform(lo, hi))
+
+    async def timed(self, name: str, coro):
+        start = time.perf_counter()
+        try:
+            await coro
+            self.times.setdefault(name, []).append(time.perf_counter() - start)
+        except Exception as e:  # a timeout or a vanished element: an error of this session
+            self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
+        found = await self.page.locator(ERROR_SELECTOR).all_inner_texts()
+        self.errors += [f"{name}: page shows: {t.strip()[:120]}" for t in found]
+
+    async def key_until_image_changes(self, slider_name: str, key: str, image_sel: str):
+        before = await self.page.evaluate(IMAGE_SRC_JS, image_sel)
+        slider = self.page.get_by_role("slider", name=slider_name)
+        await slider.focus()
+        await self.page.keyboard.press(key)
+        await self.page.wait_for_function(
+            IMAGE_CHANGED_JS, arg=[image_sel, before], timeout=ACTION_MS
+        )
+        await self.idle()
+
+    async def sample(self, moves: int = 2):
+        await self.open(f"sample?model=mnist-vae&seed={1000 + self.index}&n=16")
+        for i in range(moves):
+            await self.pause()
+            key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+            await self.timed(
+                "sample slider", self.key_until_image_changes("Temperature", key, MAIN_IMAGE)
+            )
+
+    async def walk(self, moves: int = 2):
+        await self.open(f"walk?model=mnist-vae&seed={self.index}&fam=principal&dirs=PC+1")
+        images = self.page.locator(MAIN_IMAGE)  # the last image is the combined move
+        for i in range(moves):
+            await self.pause()
+            before = await images.last.get_attribute("src")
+            slider = self.page.get_by_role("slider", name="PC 1")
+            await slider.focus()
+            start = time.perf_counter()
+            await self.page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+            try:
+                await self.page.wait_for_function(
+                    """(before) => { const imgs = document.querySelectorAll('[data-testid="stImage"] img');
+                        const img = imgs[imgs.length - 1];
+                        return img && img.getAttribute('src') !== before && img.complete; }""",
+                    arg=before,
+                    timeout=ACTION_MS,
+                )
+                await self.idle()
+                self.times.setdefault("walk slider", []).append(time.perf_counter() - start)
+            except Exception as e:
+                self.errors.append(f"walk slider: {type(e).__name__}")
+
+    async def inpaint(self):
+        await self.open(f"inpaint?model=mnist-vae&mask=centre+square&digit={self.index % 10}&k=4")
+        await self.pause()
+
+        async def run():
+            await self.page.get_by_role("button", name="Fill in the hidden part").click()
+            await self.page.get_by_text("completion 1", exact=True).first.wait_for(
+                timeout=ACTION_MS
+            )
+            await self.idle()
+
+        await self.timed("inpainting", run())
+
+    async def map_click(self, clicks: int = 1):
+        await self.open("map?model=mnist-vae")
+        await self.page.wait_for_function(MAP_POINTS_JS, arg=1000, timeout=ACTION_MS)
+        for _ in range(clicks):
+            await self.pause()
+            point = (
+                self.page.locator(".scatterlayer .trace")
+                .first.locator(".point")
+                .nth(self.rng.randrange(300))
+            )
+
+            async def click(point=point):
+                box = await point.bounding_box()
+                decoded = self.page.get_by_test_id("stImage").filter(has_text="decoded at (")
+                before = await decoded.count()
+                before_src = (
+                    await decoded.first.locator("img").get_attribute("src") if before else None
+                )
+                await self.page.mouse.click(
+                    box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                )
+                await self.page.wait_for_function(
+                    """(before) => { const el = [...document.querySelectorAll('[data-testid="stImage"]')]
+                        .find(e => e.innerText.startsWith('decoded at ('));
+                        const img = el && el.querySelector('img');
+                        return img && img.getAttribute('src') !== before && img.complete; }""",
+                    arg=before_src,
+                    timeout=ACTION_MS,
+                )
+                await self.idle()
+
+            await self.timed("map click", click())
+
+    async def scenario(self):
+        await self.sample()
+        await self.walk()
+        await self.inpaint()
+        await self.map_click()
+
+
+def summary(sessions: list[Session]) -> dict:
+    out = {}
+    names = sorted({n for s in sessions for n in s.times})
+    for name in names:
+        values = sorted(t for s in sessions for t in s.times.get(name, []))
+        if not values:
+            continue
+        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+        out[name] = {
+            "n": len(values),
+            "median_s": round(statistics.median(values), 3),
+            "p95_s": round(p95, 3),
+        }
+    return out
+
+
+async def main(args) -> dict:
+    port = free_port()
+    server = Server(app_command(port), port, log_path=Path(args.log)).start()
+    report: dict = {"sessions": args.sessions, "think_s": [args.think_min, args.think_max]}
+    try:
+        server.wait_healthy(120)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            warm = Session(browser, server.url, 999, (0, 0))
+            await warm.start()
+            await warm.scenario()  # models, maps and directions loaded once for everyone
+            await warm.close()
+            report["rss_after_warmup_mb"] = round(rss_mb(server.proc.pid), 1)
+
+            solo = Session(browser, server.url, 0, (args.think_min, args.think_max))
+            await solo.start()
+            for _ in range(args.solo_rounds):
+                await solo.scenario()
+            await solo.close()
+            report["one_session"] = summary([solo])
+            report["one_session_errors"] = solo.errors
+
+            crowd = [
+                Session(browser, server.url, i + 1, (args.think_min, args.think_max))
+                for i in range(args.sessions)
+            ]
+            await asyncio.gather(*(s.start() for s in crowd))
+            peak = [0.0]
+
+            async def watch():
+                while True:
+                    peak[0] = max(peak[0], rss_mb(server.proc.pid))
+                    await asyncio.sleep(0.5)
+
+            watcher = asyncio.create_task(watch())
+            start = time.perf_counter()
+            await asyncio.wait_for(
+                asyncio.gather(*(s.scenario() for s in crowd)), timeout=args.max_minutes * 60
+            )
+            report["crowd_wall_s"] = round(time.perf_counter() - start, 1)
+            report["concurrent"] = summary(crowd)
+            report["concurrent_errors"] = [e for s in crowd for e in s.errors]
+            report["rss_peak_mb"] = round(peak[0], 1)
+            await asyncio.gather(*(s.close() for s in crowd))
+
+            if args.soak:
+                soak = Session(browser, server.url, 500, (0, 0))
+                await soak.start()
+                rss_soak = []
+                await soak.open("sample?model=mnist-vae&seed=5&n=16")
+                for i in range(args.soak):
+                    key = "ArrowRight" if (i // 10) % 2 == 0 else "ArrowLeft"
+                    await soak.timed(
+                        "soak slider", soak.key_until_image_changes("Temperature", key, MAIN_IMAGE)
+                    )
+                    if i % 50 == 0:
+                        rss_soak.append(round(rss_mb(server.proc.pid), 1))
+                rss_soak.append(round(rss_mb(server.proc.pid), 1))
+                report["soak"] = {
+                    "interactions": args.soak,
+                    "rss_mb_every_50": rss_soak,
+                    "errors": soak.errors,
+                    **summary([soak]).get("soak slider", {}),
+                }
+                await soak.close()
+            watcher.cancel()
+            await browser.close()
+
+        report["rss_right_after_close_mb"] = round(rss_mb(server.proc.pid), 1)
+        await asyncio.sleep(args.expire_wait)
+        async with async_playwright() as p:  # a visit makes Streamlit drop expired sessions
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            probe = Session(browser, server.url, 0, (0, 0))
+            await probe.start()
+            await probe.open("")
+            await probe.close()
+            await browser.close()
+        await asyncio.sleep(2)
+        report["rss_after_expiry_mb"] = round(rss_mb(server.proc.pid), 1)
+    finally:
+        server.stop()
+    return report
+
+
+def table(r: dict) -> str:
+    lines = [
+        f"{r['sessions']} concurrent sessions, think time {r['think_s'][0]}-{r['think_s'][1]} s",
+        "",
+        "| action | one session median / p95 (s) | concurrent median / p95 (s) | p95 ratio (target <= 2) |",
+        "|---|---|---|---|",
+    ]
+    for name, c in r["concurrent"].items():
+        o = r["one_session"].get(name)
+        if not o:
+            continue
+        ratio = c["p95_s"] / o["p95_s"] if o["p95_s"] else float("nan")
+        lines.append(
+            f"| {name} | {o['median_s']} / {o['p95_s']} | {c['median_s']} / {c['p95_s']} "
+            f"(n={c['n']}) | {ratio:.2f} |"
+        )
+    errors = len(r["concurrent_errors"]) + len(r["one_session_errors"])
+    lines += [
+        "",
+        f"errors: {errors} (target 0)",
+        f"server memory: {r['rss_after_warmup_mb']} MB after warm-up, peak {r['rss_peak_mb']} MB, "
+        f"{r['rss_right_after_close_mb']} MB when all closed, {r['rss_after_expiry_mb']} MB after "
+        "the sessions expired",
+    ]
+    if "soak" in r:
+        s = r["soak"]
+        lines.append(
+            f"soak: {s['interactions']} slider moves in one session, memory every 50 moves "
+            f"{s['rss_mb_every_50']} MB, errors {len(s['errors'])}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--solo-rounds", type=int, default=2)
+    ap.add_argument("--think-min", type=float, default=1.0)
+    ap.add_argument("--think-max", type=float, default=3.0)
+    ap.add_argument("--soak", type=int, default=500)
+    ap.add_argument("--expire-wait", type=float, default=130.0, help="Streamlit keeps 120 s")
+    ap.add_argument("--max-minutes", type=float, default=20.0)
+    ap.add_argument("--log", default="logs/load-test-server.log")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    if not 1 <= args.sessions <= 40:
+        ap.error("--sessions must be 1 to 40 (this test stays bounded)")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    result = asyncio.run(main(args))
+    print(table(result))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
