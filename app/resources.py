@@ -91,8 +91,13 @@ def catalog() -> list[Entry]:
     return entries
 
 
+KIND_ORDER = {"vae": 0, "gan": 1, "flow": 2}  # the first is every page's default model
+
+
 def generative_entries(dataset: str | None = None) -> list[Entry]:
-    return [e for e in catalog() if e.generative and (dataset is None or e.dataset == dataset)]
+    """Loaded generative checkpoints, MNIST first, then VAE, GAN, flow (the fastest first)."""
+    found = [e for e in catalog() if e.generative and (dataset is None or e.dataset == dataset)]
+    return sorted(found, key=lambda e: (e.dataset != "mnist", KIND_ORDER.get(e.kind, 9), e.name))
 
 
 def entry(name: str) -> Entry:
@@ -173,13 +178,23 @@ def data_uri(image: Image.Image) -> str:
 # ---------------------------------------------------------------- sampling
 
 
-def sample_grid(name: str, *, seed: int, n: int, temperature: float) -> Timed:
+@dataclass
+class Grid:
+    """A sample grid: the image, and its PNG bytes at full size and upscaled for the page."""
+
+    image: Image.Image
+    png: bytes
+    shown: bytes
+
+
+def sample_grid(name: str, *, seed: int, n: int, temperature: float, px: int = 560) -> Timed:
     def compute():
         with torch.no_grad():
             x = model(name).sample(n, generator=_gen(seed), temperature=temperature)
-        return make_grid(x)
+        grid = make_grid(x)
+        return Grid(grid, png_bytes(grid), png_bytes(upscale(grid, px)))
 
-    return run(name, "sample", {"seed": seed, "n": n, "t": temperature}, compute)
+    return run(name, "sample", {"seed": seed, "n": n, "t": temperature, "px": px}, compute)
 
 
 def png(image: Image.Image) -> bytes:
@@ -529,7 +544,7 @@ def place(name: str, codes: torch.Tensor, method: str) -> np.ndarray:
     return latent_map(name).place(codes, method=method)
 
 
-def map_grid(xy: np.ndarray, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+def map_grid(xy: np.ndarray, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """An n x n grid over the map's extent (clickable empty places)."""
     lo, hi = xy.min(0), xy.max(0)
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))

@@ -62,8 +62,8 @@ cols = st.columns(len(chosen))
 for col, name in zip(cols, chosen, strict=True):
     with col, ui.one_line_errors(name):
         st.subheader(name)
-        grid = R.sample_grid(name, seed=int(seed), n=16, temperature=1.0)
-        ui.image(st, R.upscale(grid.value, 300), caption=f"seed {seed}")
+        grid = R.sample_grid(name, seed=int(seed), n=16, temperature=1.0, px=300)
+        ui.image(st, grid.value.shown, caption=f"seed {seed}")
         if source == "upload" and upload is None:
             st.info("Upload an image to compare the models on it.")
             continue

@@ -35,13 +35,13 @@ with right:
         timed = R.sample_grid(name, seed=int(seed), n=int(n), temperature=float(temperature))
         ui.image(
             st,
-            R.upscale(timed.value, 560),
+            timed.value.shown,
             caption=f"{name}, seed {seed}, temperature {temperature}",
         )
         ui.latency(timed)
         st.download_button(
             "Download PNG",
-            R.png(timed.value),
+            timed.value.png,
             f"{name}-seed{seed}.png",
             "image/png",
             icon=":material/download:",
