@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup test lint format run evaluate extras clean
+.PHONY: setup test lint format run evaluate extras report clean
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ extras: setup
 		$(PY) -m engine map --checkpoint pretrained/$$m || exit 1; done
 	for m in mnist-vae mnist-flow mnist-gan; do \
 		$(PY) -m engine score --checkpoint pretrained/$$m --build-reference || exit 1; done
+
+## Offline evaluation report of the shipped checkpoints into reports/latest (about 15 min, CPU).
+report: setup
+	$(PY) -m engine report --out reports/latest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

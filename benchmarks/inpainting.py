@@ -18,50 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
+from engine.metrics.inpainting import baselines, masks, psnr_missing  # noqa: E402
 from engine.ops.inpaint import inpaint  # noqa: E402
-
-
-def masks(seed: int) -> dict[str, torch.Tensor]:
-    """``known`` masks (1, 1, 28, 28), True = kept."""
-    out = {}
-    for name, rows, cols in [
-        ("bottom half", slice(14, 28), slice(0, 28)),
-        ("left half", slice(0, 28), slice(0, 14)),
-        ("centre 14x14", slice(7, 21), slice(7, 21)),
-    ]:
-        known = torch.ones(1, 1, 28, 28, dtype=torch.bool)
-        known[..., rows, cols] = False
-        out[name] = known
-    g = torch.Generator().manual_seed(seed)
-    out["50% random"] = torch.rand(1, 1, 28, 28, generator=g) >= 0.5
-    return out
-
-
-def psnr_missing(filled: torch.Tensor, x: torch.Tensor, known: torch.Tensor) -> float:
-    missing = (~known).expand_as(x).float()
-    mse = ((filled - x).pow(2) * missing).flatten(1).sum(1) / missing.flatten(1).sum(1)
-    return (10 * torch.log10(1 / mse.clamp_min(1e-10))).mean().item()
-
-
-def baselines(train: torch.Tensor, x: torch.Tensor, known: torch.Tensor) -> dict:
-    from skimage.restoration import inpaint_biharmonic
-
-    kept = known.expand_as(x)
-    mean = torch.where(kept, x, train.mean(0, keepdim=True).expand_as(x))
-    flat = known.flatten()
-    d = torch.cdist(x.flatten(1)[:, flat], train.flatten(1)[:, flat])
-    knn = torch.where(kept, x, train[d.topk(5, largest=False).indices].mean(1))
-    missing = ~known[0, 0].numpy()
-    bh = np.stack([inpaint_biharmonic(img[0].numpy(), missing) for img in x])[:, None]
-    bh = torch.where(kept, x, torch.from_numpy(bh).float().clamp(0, 1))
-    return {"mean fill": mean, "kNN (k=5)": knn, "biharmonic": bh}
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """``python -m engine COMMAND``: train, sample, evaluate, map, interpolate, walk, reconstruct,
-inpaint, score, project.
+inpaint, score, project, report.
 
 The image operations (reconstruct, inpaint, score, project) live in :mod:`engine.cli_ops`.
 
@@ -115,6 +115,24 @@ def _cmd_map(a) -> None:
     start = time.time()
     path = build_checkpoint_map(a.checkpoint, methods=methods)
     print(f"{path} ({time.time() - start:.0f} s)")
+
+
+def _cmd_report(a) -> None:
+    from engine.report import ReportSettings, build_report
+
+    sections = tuple(x.strip() for x in a.sections.split(",") if x.strip())
+    known = ReportSettings.sections
+    unknown = sorted(set(sections) - set(known))
+    if unknown or not sections:
+        raise EngineError(f"--sections takes {', '.join(known)}, not {a.sections!r}")
+    pretrained = Path(a.pretrained)
+    if not (pretrained / "mnist-classifier").is_dir():
+        raise EngineError(f"{pretrained}: no mnist-classifier checkpoint (the feature extractor)")
+    path = build_report(
+        ReportSettings(pretrained=pretrained, out=Path(a.out), seed=a.seed, sections=sections),
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    print(path)
 
 
 def _write_images(frames, out: Path, *, one_row: bool = True, prefix: str = "frame") -> None:
@@ -285,6 +303,20 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="a .png row, a .gif, or a folder of PNGs")
     w.add_argument("--device")
     w.set_defaults(run=_cmd_walk)
+
+    r = sub.add_parser(
+        "report", help="offline evaluation report (Markdown + PNGs) of the checkpoints"
+    )
+    r.add_argument("--pretrained", default="pretrained", help="folder of checkpoints to read")
+    r.add_argument("--out", default="reports/latest", help="folder to write report.md into")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--sections",
+        default="quality,likelihood,inpainting,probe,disentangle",
+        help="comma-separated subset of the default to measure; the other sections are kept "
+        "from OUT/results.json when it has them",
+    )
+    r.set_defaults(run=_cmd_report)
 
     from engine.cli_ops import add_commands  # imports this module: registered here, not at the top
 
