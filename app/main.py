@@ -32,6 +32,12 @@ pages = [
         "app_pages/compare.py", title="Compare", icon=":material/view_column:", url_path="compare"
     ),
     st.Page(
+        "app_pages/report.py",
+        title="Evaluation report",
+        icon=":material/analytics:",
+        url_path="report",
+    ),
+    st.Page(
         "app_pages/evolution.py",
         title="Training evolution",
         icon=":material/movie:",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -614,6 +615,35 @@ def grids_gif(name: str) -> bytes:
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=300, loop=0)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- evaluation report
+
+REPORT = ROOT / "reports" / "latest" / "report.md"
+_IMAGE_LINE = re.compile(r"^!\[([^\]]*)\]\(([^)\s]+)\)\s*$")
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def report_parts() -> list[tuple[str, object, str]] | None:
+    """The shipped report as ("markdown", text, "") and ("image", path, caption) parts, or None.
+
+    Images are only taken from the report's own folder.
+    """
+    if not REPORT.is_file():
+        return None
+    parts: list[tuple[str, object, str]] = []
+    text: list[str] = []
+    for line in REPORT.read_text(encoding="utf-8").splitlines():
+        m = _IMAGE_LINE.match(line)
+        path = (REPORT.parent / m.group(2)).resolve() if m else None
+        if m and path.is_file() and path.parent == REPORT.parent.resolve():
+            parts.append(("markdown", "\n".join(text), ""))
+            parts.append(("image", str(path), m.group(1)))
+            text = []
+        else:
+            text.append(line)
+    parts.append(("markdown", "\n".join(text), ""))
+    return [p for p in parts if p[1]]
 
 
 # ---------------------------------------------------------------- exports

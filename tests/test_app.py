@@ -241,6 +241,15 @@ def test_training_evolution_scrubs_every_saved_grid():
     assert len(set(frames)) == len(grids)  # every grid is in the page, no two alike
 
 
+def test_evaluation_report_shows_its_tables_and_every_figure():
+    at = ok(page("report"))
+    report = (R.ROOT / "reports" / "latest" / "report.md").read_text()
+    figures = re.findall(r"^!\[[^\]]*\]\(([^)]+)\)", report, flags=re.M)
+    assert figures and len(image_urls(at)) == len(figures)
+    text = " ".join(m.value for m in at.markdown)
+    assert "## Summary" in text and "mnist-vae" in text
+
+
 def test_drawing_helpers_turn_canvas_pixels_into_model_input():
     blank = np.zeros((50, 50, 4), dtype=np.uint8)
     assert R.image_from_canvas(blank) is None

@@ -39,6 +39,7 @@ PAGES = {
     "inpaint": "inpaint",
     "map": "map",
     "compare": "compare",
+    "report": "report",
     "evolution": "evolution",
 }
 

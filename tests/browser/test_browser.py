@@ -25,6 +25,7 @@ TITLES = {
     "inpaint": "Reconstruct & inpaint",
     "map": "Latent map",
     "compare": "Compare",
+    "report": "Evaluation report",
     "evolution": "Training evolution",
 }
 # Compare the VAE and the flow only: the GAN's inversion (reconstruction and 4 fills) adds 20 s to
