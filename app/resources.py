@@ -181,19 +181,21 @@ def data_uri(image: Image.Image) -> str:
 
 @dataclass
 class Grid:
-    """A sample grid: the image, and its PNG bytes at full size and upscaled for the page."""
+    """A sample grid: the image, its PNG bytes, and (with ``px``) PNG bytes upscaled to ``px``."""
 
     image: Image.Image
     png: bytes
-    shown: bytes
+    shown: bytes | None
 
 
-def sample_grid(name: str, *, seed: int, n: int, temperature: float, px: int = 560) -> Timed:
+def sample_grid(
+    name: str, *, seed: int, n: int, temperature: float, px: int | None = None
+) -> Timed:
     def compute():
         with torch.no_grad():
             x = model(name).sample(n, generator=_gen(seed), temperature=temperature)
         grid = make_grid(x)
-        return Grid(grid, png_bytes(grid), png_bytes(upscale(grid, px)))
+        return Grid(grid, png_bytes(grid), png_bytes(upscale(grid, px)) if px else None)
 
     return run(name, "sample", {"seed": seed, "n": n, "t": temperature, "px": px}, compute)
 

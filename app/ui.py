@@ -46,6 +46,19 @@ def image(where, picture, **kwargs) -> None:
     where.image(picture, output_format="PNG", **kwargs)
 
 
+PIXELATED = (
+    "<style>[data-testid='stImage'] img[alt^='pixels:'] {image-rendering: pixelated}</style>"
+)
+
+
+def pixel_image(png: bytes, *, width: int, caption: str | None = None) -> None:
+    """A small PNG shown at ``width`` pixels, scaled by the browser without smoothing: the
+    server sends a few kilobytes instead of an upscaled picture."""
+    st.html(PIXELATED)
+    alt = f"pixels: {caption or 'image'}"
+    st.image(png, width=width, caption=caption, output_format="PNG", alt=alt)
+
+
 def show(picture: Image.Image, caption: str | None = None, px: int = R.DISPLAY_PX) -> None:
     image(st, R.upscale(picture, px), caption=caption)
 

@@ -16,27 +16,28 @@ if ui.no_models():
     st.stop()
 
 names = [e.name for e in R.generative_entries()]
-left, right = st.columns([1, 2])
-with left:
-    name = state.model_choice(names)
-    state.bind("seed", 0, low=0, high=2**31 - 1)
-    if st.button("New seed", icon=":material/casino:"):
-        st.session_state["seed"] = (st.session_state["seed"] * 7919 + 1) % 100_000
-    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
-    n = st.select_slider(
-        "Images", [16, 36, 64, 100], key=state.bind("n", 36, choices=[16, 36, 64, 100])
-    )
-    temperature = st.slider(
-        "Temperature", 0.1, 1.5, step=0.05, key=state.bind("t", 1.0, low=0.1, high=1.5)
-    )
 
-with right:
-    with ui.one_line_errors("sampling"):
+
+@st.fragment
+def panel() -> None:
+    """Controls and grid in one fragment: a slider reruns this panel, not the page."""
+    left, right = st.columns([1, 2])
+    with left:
+        name = state.model_choice(names)
+        state.bind("seed", 0, low=0, high=2**31 - 1)
+        if st.button("New seed", icon=":material/casino:"):
+            st.session_state["seed"] = (st.session_state["seed"] * 7919 + 1) % 100_000
+        seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
+        n = st.select_slider(
+            "Images", [16, 36, 64, 100], key=state.bind("n", 36, choices=[16, 36, 64, 100])
+        )
+        temperature = st.slider(
+            "Temperature", 0.1, 1.5, step=0.05, key=state.bind("t", 1.0, low=0.1, high=1.5)
+        )
+    with right, ui.one_line_errors("sampling"):
         timed = R.sample_grid(name, seed=int(seed), n=int(n), temperature=float(temperature))
-        ui.image(
-            st,
-            timed.value.shown,
-            caption=f"{name}, seed {seed}, temperature {temperature}",
+        ui.pixel_image(
+            timed.value.png, width=560, caption=f"{name}, seed {seed}, temperature {temperature}"
         )
         ui.latency(timed)
         st.download_button(
@@ -46,3 +47,7 @@ with right:
             "image/png",
             icon=":material/download:",
         )
+    state.sync()  # a fragment run skips the page's own sync
+
+
+panel()
