@@ -10,7 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
-import streamlit as st
+from apptest import fresh_catalog, page  # noqa: F401  (fixture used by every test)
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -18,24 +18,6 @@ import engine
 from app import resources as R
 
 pytestmark = pytest.mark.pretrained
-TIMEOUT = 240
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches(monkeypatch):
-    monkeypatch.delenv(R.EXTRA_ROOTS_ENV, raising=False)
-    st.cache_data.clear()  # the catalog is cached for a minute; tests change the roots
-    yield
-    st.cache_data.clear()
-
-
-def page(name: str, **query) -> AppTest:
-    at = AppTest.from_file("../app/main.py", default_timeout=TIMEOUT)
-    if name != "home":
-        at.switch_page(f"app_pages/{name}.py")
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at.run()
 
 
 def ok(at: AppTest) -> AppTest:
