@@ -9,7 +9,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts only app/ on t
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="latent-atlas", page_icon=":material/explore:", layout="wide")
+st.set_page_config(page_title="latent-atlas", page_icon="🧭", layout="wide")
 
 pages = [
     st.Page("app_pages/home.py", title="Models", icon=":material/home:", default=True),

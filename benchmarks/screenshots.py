@@ -83,7 +83,13 @@ def prepare_compare(page) -> None:
 # The state each page opens in (URL query), where its default is not the most telling one.
 QUERY = {"inpaint": "?model=mnist-vae&mask=centre%20square"}
 
+
+def image_shown(page) -> None:
+    page.wait_for_selector('[data-testid="stMain"] [data-testid="stImage"] img', timeout=60_000)
+
+
 PREPARE = {
+    "sample": image_shown,
     "walk": scrubber_ready,
     "evolution": scrubber_ready,
     "inpaint": prepare_inpaint,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -72,6 +73,17 @@ def page(browser, server, artifacts, request):
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     request.node.page_errors = errors  # uncaught JavaScript errors, for the tests to check
+    outside: list[str] = []  # requests that leave this machine (there is no network at run time)
+    pg.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if urlsplit(r.url).hostname not in (None, "localhost", "127.0.0.1")
+            and not r.url.startswith(("data:", "blob:"))
+            else None
+        ),
+    )
+    request.node.outside_requests = outside
     yield pg
     if getattr(request.node, "rep_call_failed", False):
         try:

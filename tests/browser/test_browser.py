@@ -41,6 +41,7 @@ def assert_clean(page, request) -> None:
     """No exception, no error alert and no uncaught JavaScript error on the page."""
     assert errors_on(page) == [], f"errors on {page.url}"
     assert request.node.page_errors == [], f"JavaScript errors on {page.url}"
+    assert request.node.outside_requests == [], f"requests off this machine from {page.url}"
 
 
 def shoot(page, artifacts, name: str) -> None:
