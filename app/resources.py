@@ -34,6 +34,8 @@ PRETRAINED = ROOT / "pretrained"
 EXTRA_ROOTS_ENV = "LATENT_ATLAS_CHECKPOINTS"  # more checkpoint folders, os.pathsep-separated
 SESSION_CACHE_ENTRIES = 48
 SESSION_CACHE_BYTES = 24 * 2**20
+SHARED_CACHE_ENTRIES = 512
+SHARED_CACHE_BYTES = 256 * 2**20
 MAX_SAVED_DIRECTIONS = 32
 DISPLAY_PX = 196  # shown size of one 28x28 image (pixelated upscaling)
 
@@ -122,7 +124,14 @@ def model_facts(name: str) -> dict:
     }
 
 
-# ---------------------------------------------------------------- per-session results
+# ---------------------------------------------------------------- results: shared or per session
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_cache() -> engine.ResultCache:
+    """Results that depend only on public inputs (seeds, test digits, map points, built-in
+    directions) and so are the same for everyone: a class on one link computes them once."""
+    return engine.ResultCache(max_entries=SHARED_CACHE_ENTRIES, max_bytes=SHARED_CACHE_BYTES)
 
 
 def _session_cache() -> engine.ResultCache:
@@ -145,9 +154,11 @@ class Timed:
         return "cached" if self.cached else (f"{ms:.0f} ms" if ms < 2000 else f"{ms / 1000:.1f} s")
 
 
-def run(name: str, operation: str, params: dict, compute) -> Timed:
-    """``compute()`` once per (model, operation, params) in this session, timed."""
-    cache = _session_cache()
+def run(name: str, operation: str, params: dict, compute, *, private: bool) -> Timed:
+    """``compute()`` once per (model, operation, params), timed. ``private`` results (anything
+    made from a user's upload, drawing or saved direction) are kept in this session only; the
+    others in a cache all sessions share."""
+    cache = _session_cache() if private else _shared_cache()
     checkpoint = entry(name).card.get("weights_sha256", name)
     hit = cache.key(checkpoint, operation, params) in cache
     start = time.perf_counter()
@@ -197,7 +208,8 @@ def sample_grid(
         grid = make_grid(x)
         return Grid(grid, png_bytes(grid), png_bytes(upscale(grid, px)) if px else None)
 
-    return run(name, "sample", {"seed": seed, "n": n, "t": temperature, "px": px}, compute)
+    params = {"seed": seed, "n": n, "t": temperature, "px": px}
+    return run(name, "sample", params, compute, private=False)
 
 
 def png(image: Image.Image) -> bytes:
@@ -293,7 +305,7 @@ def walk_strip(
     params = {"seed": seed, "f": family, "d": direction, "steps": steps, "span": span}
     if family == "saved":
         params["v"] = find_direction(name, family, direction).vector
-    return run(name, "walk", params, compute)
+    return run(name, "walk", params, compute, private=family == "saved")
 
 
 def multi_walk(name: str, *, seed: int, moves: list[tuple[str, str, float]]) -> Timed:
@@ -306,7 +318,9 @@ def multi_walk(name: str, *, seed: int, moves: list[tuple[str, str, float]]) -> 
         with torch.no_grad():
             return model(name).decode(z.unsqueeze(0)).cpu(), z
 
-    return run(name, "multi-walk", {"seed": seed, "moves": moves}, compute)
+    saved = [find_direction(name, f, d).vector for f, d, _ in moves if f == "saved"]
+    params = {"seed": seed, "moves": moves, "saved": saved}
+    return run(name, "multi-walk", params, compute, private=bool(saved))
 
 
 # ---------------------------------------------------------------- interpolation
@@ -325,7 +339,8 @@ def interpolation(name: str, *, ends: tuple, steps: int, method: str, extrapolat
         return frames.cpu()
 
     params = {"ends": ends, "steps": steps, "method": method, "x": extrapolate}
-    return run(name, "interpolate", params, compute)
+    private = any(how not in ("seed", "test") for how, _ in ends)
+    return run(name, "interpolate", params, compute, private=private)
 
 
 def _latent_for(name: str, how: str, value) -> torch.Tensor:
@@ -337,7 +352,7 @@ def _latent_for(name: str, how: str, value) -> torch.Tensor:
     x = test_image(name, int(value)) if how == "test" else preprocess(name, value).x
     if m.has("encode"):
         return engine.latent_from_image(m, x)
-    rec = reconstruct(name, x, seed=0).value
+    rec = reconstruct(name, x, seed=0, private=how == "upload").value
     return rec.z[0]
 
 
@@ -389,11 +404,11 @@ def pixels(x: torch.Tensor) -> Image.Image:
     return to_pil(x)
 
 
-def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0) -> Timed:
+def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = True) -> Timed:
     def compute():
         return engine.reconstruct(model(name), x, generator=_gen(seed))
 
-    return run(name, "reconstruct", {"x": x, "seed": seed}, compute)
+    return run(name, "reconstruct", {"x": x, "seed": seed}, compute, private=private)
 
 
 MASK_PRESETS = ("bottom half", "left half", "centre square", "random pixels", "drawn")
@@ -450,6 +465,7 @@ def inpaint(
     seed: int,
     truth: bool,
     callback=None,
+    private: bool = True,
 ) -> Timed:
     def compute():
         m = model(name)
@@ -468,7 +484,8 @@ def inpaint(
             frames=[to_pil(f[0]) for f in res.frames],
         )
 
-    return run(name, "inpaint", {"x": x, "k": known, "n": samples, "seed": seed}, compute)
+    params = {"x": x, "k": known, "n": samples, "seed": seed, "truth": truth}
+    return run(name, "inpaint", params, compute, private=private)
 
 
 def inpaint_method(name: str) -> str:
@@ -479,7 +496,7 @@ def inpaint_steps(name: str) -> int:
     return int(INPAINT_DEFAULTS[inpaint_method(name)]["steps"])
 
 
-def anomaly(name: str, x: torch.Tensor) -> Timed:
+def anomaly(name: str, x: torch.Tensor, *, private: bool = True) -> Timed:
     """(score, unit, percentile among test images or None)."""
 
     def compute():
@@ -490,7 +507,7 @@ def anomaly(name: str, x: torch.Tensor) -> Timed:
         unit = ref.unit if ref is not None else {"flow": "bits/dim", "vae": "nats"}.get(m.kind, "")
         return float(score[0]), unit, pct
 
-    return run(name, "anomaly", {"x": x}, compute)
+    return run(name, "anomaly", {"x": x}, compute, private=private)
 
 
 def spread_image(spread: np.ndarray) -> Image.Image:
@@ -540,7 +557,8 @@ def pick(name: str, xy: tuple[float, float], method: str) -> Timed:
             image = to_pil(model(name).decode(z))
         return image, z[0].numpy(), [map_image(name, int(r)) for r in rows[:6]]
 
-    return run(name, "pick", {"xy": [round(v, 4) for v in xy], "m": method}, compute)
+    params = {"xy": [round(v, 4) for v in xy], "m": method}
+    return run(name, "pick", params, compute, private=False)
 
 
 def place(name: str, codes: torch.Tensor, method: str) -> np.ndarray:

@@ -98,17 +98,42 @@ def test_a_bad_url_value_falls_back_to_the_default():
     assert by_label(at.slider, "Temperature").value == pytest.approx(1.0)
 
 
-def test_a_session_keeps_a_bounded_number_of_results():
-    at = ok(page("sample", n=16))
-    seed = by_label(at.number_input, "Seed")
-    for s in range(1, R.SESSION_CACHE_ENTRIES + 12):
-        seed.set_value(s).run()
-    cache = ok(at).session_state["_results"]
-    assert len(cache) == R.SESSION_CACHE_ENTRIES
-    assert cache.bytes <= R.SESSION_CACHE_BYTES
-    assert "cached" not in captions(at)
-    seed.set_value(R.SESSION_CACHE_ENTRIES + 11).run()  # the newest result is still there
-    assert captions(at).startswith("cached")
+def test_private_results_stay_in_a_bounded_session_cache():
+    def script():
+        from app import resources as R
+
+        for i in range(R.SESSION_CACHE_ENTRIES + 12):
+            R.run("mnist-vae", "test-op", {"i": i}, lambda i=i: i, private=True)
+        R.run("mnist-vae", "test-op", {"i": -1}, lambda: -1, private=False)
+
+    at = AppTest.from_function(script, default_timeout=120).run()
+    assert not at.exception
+    own = at.session_state["_results"]
+    assert len(own) == R.SESSION_CACHE_ENTRIES and own.bytes <= R.SESSION_CACHE_BYTES
+    shared = R._shared_cache()
+    sha = R.entry("mnist-vae").card["weights_sha256"]
+    assert shared.key(sha, "test-op", {"i": -1}) in shared
+    assert not any(shared.key(sha, "test-op", {"i": i}) in shared for i in range(60))
+
+
+def test_a_grid_one_student_made_is_cached_for_the_next():
+    first = ok(page("sample", n=16, seed=4242))
+    assert "cached" not in captions(first)
+    second = ok(page("sample", n=16, seed=4242))
+    assert captions(second).startswith("cached")
+    assert image_urls(second) == image_urls(first)
+
+
+def test_results_from_an_upload_are_not_shared():
+    digit = Image.new("L", (60, 80), 255)
+    digit.paste(0, (25, 10, 35, 70))
+    runs = []
+    for _ in range(2):
+        at = page("compare", models="mnist-vae,mnist-flow", src="upload")
+        at.file_uploader[0].upload("one.png", png_bytes(digit), "image/png").run()
+        runs.append(ok(at).dataframe[0].value)
+    assert "cached" not in " ".join(runs[1]["reconstruction"])  # computed again: not shared
+    assert "cached" in " ".join(runs[1]["16 samples"])  # the seed's grid is shared
 
 
 def test_compare_on_an_uploaded_image():

@@ -69,8 +69,9 @@ for col, name in zip(cols, chosen, strict=True):
             continue
         x = same_image(name)
         known = R.preset_known(preset, tuple(x.shape[1:]), seed=int(seed))
-        rec = R.reconstruct(name, x, seed=int(seed))
-        fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True)
+        private = upload is not None  # the user's own image: results stay in this session
+        rec = R.reconstruct(name, x, seed=int(seed), private=private)
+        fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True, private=private)
         ui.image(
             st,
             R.row_pils(

@@ -137,6 +137,7 @@ with ui.one_line_errors("the image"):
 
 if chosen is None:
     st.stop()
+private = test_index is None  # results from the user's own image stay in this session
 for name in chosen:
     st.markdown(f"#### {name} · {R.inpaint_method(name)}")
     with ui.one_line_errors(name):
@@ -156,7 +157,14 @@ for name in chosen:
             ui.image(live, R.upscale(R.pixels(frame), 112), caption="first completion, live")
 
         timed = R.inpaint(
-            name, x, known, samples=int(k), seed=int(seed), truth=truth_known, callback=on_step
+            name,
+            x,
+            known,
+            samples=int(k),
+            seed=int(seed),
+            truth=truth_known,
+            callback=on_step,
+            private=private,
         )
         bar.empty()
         live.empty()
@@ -170,9 +178,9 @@ for name in chosen:
         facts = [timed.caption if timed.cached else f"{timed.caption} for {k} completions"]
         if res.psnr is not None:
             facts.append(f"PSNR on the hidden pixels {res.psnr:.1f} dB")
-        rec = R.reconstruct(name, x, seed=int(seed))
+        rec = R.reconstruct(name, x, seed=int(seed), private=private)
         facts.append(f"reconstruction error (MSE) {float(rec.value.mse[0]):.4f}")
-        score = R.anomaly(name, x)
+        score = R.anomaly(name, x, private=private)
         value, unit, pct = score.value
         facts.append(
             f"surprise {value:.2f} {unit}"
