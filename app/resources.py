@@ -2,9 +2,10 @@
 
 - Models, latent maps, directions and test images are loaded once per server process with
   ``st.cache_resource`` and shared read-only by every session.
-- Results (sample grids, walks, inpaintings, ...) are kept per session in a bounded
-  :class:`engine.ResultCache` held in ``st.session_state``: a class of 30 students cannot grow the
-  server without limit, and one student's results are never shown to another.
+- Results (sample grids, walks, inpaintings, ...) go through :func:`run` into one of two bounded
+  :class:`engine.ResultCache`: results of public inputs (seeds, test digits, built-in directions,
+  map points) into one all sessions share, results of a user's own image, drawing or saved
+  direction into the session's own (``st.session_state``), never shown to another student.
 - Pages get numpy arrays, PIL images and plain numbers; they never import torch.
 """
 
@@ -25,7 +26,8 @@ from PIL import Image
 
 import engine
 from engine.errors import EngineError
-from engine.images import gif_bytes, make_grid, png_bytes, to_pil, to_uint8
+from engine.images import gif_bytes, make_grid, png_bytes, to_pil
+from engine.ops.anomaly import UNITS as ANOMALY_UNITS
 from engine.ops.inpaint import DEFAULTS as INPAINT_DEFAULTS
 from engine.ops.inpaint import method_for
 
@@ -411,6 +413,7 @@ def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = Tr
     return run(name, "reconstruct", {"x": x, "seed": seed}, compute, private=private)
 
 
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]  # offered by every uploader
 MASK_PRESETS = ("bottom half", "left half", "centre square", "random pixels", "drawn")
 
 
@@ -504,7 +507,7 @@ def anomaly(name: str, x: torch.Tensor, *, private: bool = True) -> Timed:
         ref = engine.load_reference(entry(name).path)
         score = engine.anomaly_score(m, x, generator=_gen(0))
         pct = None if ref is None else float(ref.percentile(score)[0])
-        unit = ref.unit if ref is not None else {"flow": "bits/dim", "vae": "nats"}.get(m.kind, "")
+        unit = ref.unit if ref is not None else ANOMALY_UNITS[m.kind]
         return float(score[0]), unit, pct
 
     return run(name, "anomaly", {"x": x}, compute, private=private)
@@ -684,17 +687,3 @@ def row_pils(images: list[Image.Image], pad: int = 2) -> Image.Image:
     for i, im in enumerate(images):
         row.paste(im, (pad + i * (w + pad), pad))
     return row
-
-
-def strip_pils(images: list[Image.Image]) -> Image.Image:
-    return row_pils(images)
-
-
-def frames_uint8(frames: torch.Tensor) -> np.ndarray:
-    return to_uint8(frames)
-
-
-def to_png_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()

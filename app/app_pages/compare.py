@@ -44,7 +44,7 @@ if source == "test digit":
     digit = c3.selectbox("Test digit", list(range(10)), key=state.bind("digit", 5, low=0, high=9))
     upload = None
 else:
-    up = c3.file_uploader("Your image", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"])
+    up = c3.file_uploader("Your image", type=R.UPLOAD_TYPES)
     upload = up.getvalue() if up is not None else None
 presets = [p for p in R.MASK_PRESETS if p != "drawn"]
 preset = c4.selectbox("Mask", presets, key=state.bind("mask", "bottom half", choices=presets))

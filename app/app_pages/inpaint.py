@@ -47,7 +47,7 @@ with src_col:
     elif source == "upload":
         up = st.file_uploader(
             "An image (PNG, JPEG, GIF, BMP, WebP; a dark digit on a light page works too)",
-            type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+            type=R.UPLOAD_TYPES,
         )
         raw = up.getvalue() if up is not None else None
         truth_known = True
@@ -82,9 +82,7 @@ with mask_col:
 def model_input(name: str):
     """(x, picture the model saw or None) for one model, from the chosen source."""
     if test_index is not None:
-        same = R.entry(name).dataset == R.entry(first).dataset
-        x = R.test_image(name, test_index if same else 0)
-        return x, None
+        return R.test_image(first, test_index), None  # one image for every model
     prep = R.preprocess(name, raw)
     return prep.x, prep
 
@@ -189,7 +187,7 @@ for name in chosen:
         st.caption(" · ".join(facts))
         if res.frames:
             with st.expander("progress frames"):
-                ui.image(st, R.strip_pils(res.frames), width="stretch")
+                ui.image(st, R.row_pils(res.frames), width="stretch")
         st.download_button(
             "Download completions PNG",
             R.png(R.row_pils([R.masked_view(x, known), *res.completions, res.mean])),

@@ -47,9 +47,7 @@ def endpoint(col, tag: str, default_seed: int, default_digit: int):
                 st.info("Click the latent map of this model first (Latent map page).")
                 return None
             return ("point", pick)
-        up = st.file_uploader(
-            f"Image {tag}", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key=f"up_{tag}"
-        )
+        up = st.file_uploader(f"Image {tag}", type=R.UPLOAD_TYPES, key=f"up_{tag}")
         if up is None:
             st.info("Upload an image (a digit on any background).")
             return None

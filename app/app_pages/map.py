@@ -95,9 +95,7 @@ with ui.one_line_errors("overlay"):
             )
         )
 if "an upload" in overlays:
-    up = st.file_uploader(
-        "Image to place on the map", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"]
-    )
+    up = st.file_uploader("Image to place on the map", type=R.UPLOAD_TYPES)
     if up is not None and st.session_state.get("map_upload") != up.getvalue():
         st.session_state["map_upload"] = up.getvalue()
         st.rerun()
