@@ -414,24 +414,8 @@ def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = Tr
 
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]  # offered by every uploader
-MASK_PRESETS = ("bottom half", "left half", "centre square", "random pixels", "drawn")
-
-
-def preset_known(preset: str, shape: tuple[int, int, int], *, seed: int = 0) -> torch.Tensor:
-    """``known`` (1, 1, H, W) bool for a mask preset: True where the pixel is kept."""
-    _, h, w = shape
-    known = torch.ones(1, 1, h, w, dtype=torch.bool)
-    if preset == "bottom half":
-        known[..., h // 2 :, :] = False
-    elif preset == "left half":
-        known[..., :, : w // 2] = False
-    elif preset == "centre square":
-        known[..., h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = False
-    elif preset == "random pixels":
-        known = torch.rand(1, 1, h, w, generator=_gen(seed)) >= 0.5
-    else:
-        raise EngineError(f"unknown mask preset {preset!r}")
-    return known
+MASK_PRESETS = (*engine.MASK_PRESETS, "drawn")  # "drawn": painted on the canvas
+mask_preset = engine.mask_preset  # the pages reach the engine through this module
 
 
 def known_from_drawing(rgba: np.ndarray | None, shape: tuple[int, int, int]) -> torch.Tensor:

@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from engine.errors import CapabilityError, EngineError
-from engine.ops.inpaint import inpaint, known_from_mask_image, method_for
+from engine.ops.inpaint import (
+    MASK_PRESETS,
+    inpaint,
+    known_from_mask_image,
+    mask_preset,
+    method_for,
+)
 from tests.conftest import tiny_model
 
 FAST = {"gan": {"steps": 5, "restarts": 4}, "vae": {"steps": 5}, "flow": {"steps": 5}}
@@ -65,3 +71,17 @@ def test_mask_images_are_white_where_missing():
     mask[..., 2:, :] = 1.0  # white bottom half
     known = known_from_mask_image(mask)
     assert known.dtype == torch.bool and known[..., :2, :].all() and not known[..., 2:, :].any()
+
+
+def test_mask_presets_hide_what_their_names_say():
+    shape = (1, 28, 28)
+    hidden = {p: ~mask_preset(p, shape, seed=3)[0, 0] for p in MASK_PRESETS}
+    assert hidden["bottom half"][14:].all() and not hidden["bottom half"][:14].any()
+    assert hidden["left half"][:, :14].all() and not hidden["left half"][:, 14:].any()
+    assert hidden["centre square"][7:21, 7:21].all() and hidden["centre square"].sum() == 14 * 14
+    assert 0.4 < hidden["random pixels"].float().mean() < 0.6
+    assert torch.equal(
+        mask_preset("random pixels", shape, seed=3), mask_preset("random pixels", shape, seed=3)
+    )
+    with pytest.raises(EngineError, match="unknown mask preset"):
+        mask_preset("top half", shape)

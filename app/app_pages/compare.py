@@ -68,7 +68,7 @@ for col, name in zip(cols, chosen, strict=True):
             st.info("Upload an image to compare the models on it.")
             continue
         x = same_image(name)
-        known = R.preset_known(preset, tuple(x.shape[1:]), seed=int(seed))
+        known = R.mask_preset(preset, tuple(x.shape[1:]), seed=int(seed))
         private = upload is not None  # the user's own image: results stay in this session
         rec = R.reconstruct(name, x, seed=int(seed), private=private)
         fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True, private=private)

@@ -116,7 +116,7 @@ with ui.one_line_errors("the image"):
             )
             known = R.known_from_drawing(getattr(mask_draw, "image_data", None), shape)
         else:
-            known = R.preset_known(preset, shape, seed=int(seed))
+            known = R.mask_preset(preset, shape, seed=int(seed))
         ui.image(
             st,
             R.upscale(R.masked_view(x0, known), 140),

@@ -11,21 +11,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.ops.inpaint import mask_preset
+
+# Report labels of the standard masks (engine.ops.inpaint.MASK_PRESETS at 28x28).
+MASK_LABELS = {
+    "bottom half": "bottom half",
+    "left half": "left half",
+    "centre 14x14": "centre square",
+    "50% random": "random pixels",
+}
+
 
 def masks(seed: int) -> dict[str, torch.Tensor]:
     """``known`` masks (1, 1, 28, 28), True = kept."""
-    out = {}
-    for name, rows, cols in [
-        ("bottom half", slice(14, 28), slice(0, 28)),
-        ("left half", slice(0, 28), slice(0, 14)),
-        ("centre 14x14", slice(7, 21), slice(7, 21)),
-    ]:
-        known = torch.ones(1, 1, 28, 28, dtype=torch.bool)
-        known[..., rows, cols] = False
-        out[name] = known
-    g = torch.Generator().manual_seed(seed)
-    out["50% random"] = torch.rand(1, 1, 28, 28, generator=g) >= 0.5
-    return out
+    return {label: mask_preset(p, (1, 28, 28), seed=seed) for label, p in MASK_LABELS.items()}
 
 
 def psnr_missing(filled: torch.Tensor, x: torch.Tensor, known: torch.Tensor) -> float:

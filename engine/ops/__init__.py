@@ -18,7 +18,13 @@ from engine.ops.directions import (
     principal_directions,
     walk,
 )
-from engine.ops.inpaint import Inpainting, inpaint, known_from_mask_image
+from engine.ops.inpaint import (
+    MASK_PRESETS,
+    Inpainting,
+    inpaint,
+    known_from_mask_image,
+    mask_preset,
+)
 from engine.ops.interpolate import interpolate, latent_from_image, latent_from_seed
 from engine.ops.latent_map import LatentMap, build_model_map, load_map, save_map
 from engine.ops.preprocess import Preprocessed, preprocess_image
@@ -28,6 +34,8 @@ __all__ = [
     "Inpainting",
     "inpaint",
     "known_from_mask_image",
+    "MASK_PRESETS",
+    "mask_preset",
     "Preprocessed",
     "preprocess_image",
     "Reconstruction",

@@ -20,7 +20,7 @@ Known pixels come back bit-identical in every completion.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -63,6 +63,30 @@ def method_for(model, method: str | None = None) -> str:
     if model.has("posterior_sample"):
         return "pseudo-gibbs"
     return "contextual"
+
+
+MASK_PRESETS = ("bottom half", "left half", "centre square", "random pixels")
+
+
+def mask_preset(preset: str, shape: Sequence[int], *, seed: int = 0) -> torch.Tensor:
+    """``known`` (1, 1, H, W) bool for a named mask of images of ``shape`` (C, H, W).
+
+    ``centre square`` hides the middle half of each side (14x14 of 28x28); ``random pixels``
+    hides each pixel with probability 1/2, drawn from ``seed``.
+    """
+    _, h, w = shape
+    known = torch.ones(1, 1, h, w, dtype=torch.bool)
+    if preset == "bottom half":
+        known[..., h // 2 :, :] = False
+    elif preset == "left half":
+        known[..., :, : w // 2] = False
+    elif preset == "centre square":
+        known[..., h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = False
+    elif preset == "random pixels":
+        known = torch.rand(1, 1, h, w, generator=torch.Generator().manual_seed(seed)) >= 0.5
+    else:
+        raise EngineError(f"unknown mask preset {preset!r} (use {', '.join(MASK_PRESETS)})")
+    return known
 
 
 def known_from_mask_image(mask: torch.Tensor) -> torch.Tensor:
