@@ -161,10 +161,9 @@ def run(name: str, operation: str, params: dict, compute, *, private: bool) -> T
     made from a user's upload, drawing or saved direction) are kept in this session only; the
     others in a cache all sessions share."""
     cache = _session_cache() if private else _shared_cache()
-    checkpoint = entry(name).card.get("weights_sha256", name)
-    hit = cache.key(checkpoint, operation, params) in cache
+    key = cache.key(entry(name).card.get("weights_sha256", name), operation, params)
     start = time.perf_counter()
-    value = cache.get_or_compute(checkpoint, operation, params, compute)
+    value, hit = cache.fetch(key, compute)
     return Timed(value, time.perf_counter() - start, hit)
 
 

@@ -51,6 +51,16 @@ def test_a_hit_does_not_recompute():
     assert calls == ["a", "c", "c", "d"] and len(cache) == 4
 
 
+def test_fetch_says_whether_the_result_was_stored():
+    cache = ResultCache()
+    calls, compute = _counter()
+    key = cache.key("sha", "sample", {"seed": 1})
+    assert cache.fetch(key, compute("a")) == ("a", False)
+    assert cache.fetch(key, compute("b")) == ("a", True)
+    assert cache.get_or_compute("sha", "sample", {"seed": 1}, compute("c")) == "a"
+    assert calls == ["a"]
+
+
 def test_evicts_the_least_recently_used_at_the_entry_bound():
     cache = ResultCache(max_entries=2)
     calls, compute = _counter()

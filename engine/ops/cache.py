@@ -151,12 +151,17 @@ class ResultCache:
         ``checkpoint`` is a model's hash (see :func:`model_hash`). If ``compute`` raises, the
         error reaches every caller waiting on this key and nothing is stored.
         """
-        key = self.key(checkpoint, operation, params)
+        return self.fetch(self.key(checkpoint, operation, params), compute)[0]
+
+    def fetch(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
+        """Like :meth:`get_or_compute` for a key from :meth:`key`; also says whether the result
+        was already stored: ``(value, hit)`` (a caller that waited for another's computation
+        gets ``hit=False``: it waited as long)."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return self._entries[key][0]
+                return self._entries[key][0], True
             pending = self._pending.get(key)
             owner = pending is None
             if owner:
@@ -165,7 +170,7 @@ class ResultCache:
             else:
                 self.hits += 1
         if not owner:
-            return pending.result()
+            return pending.result(), False
         try:
             value = compute()
         except BaseException as err:
@@ -177,7 +182,7 @@ class ResultCache:
             del self._pending[key]
             self._store(key, value)
         pending.set_result(value)
-        return value
+        return value, False
 
     def _store(self, key: str, value: Any) -> None:
         size = nbytes(value)
