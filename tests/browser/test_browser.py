@@ -193,6 +193,7 @@ def test_walk_scrubber_changes_the_frame(page, server, artifacts, request):
     frame.wait_for_function(IMAGE_CHANGED_JS, arg=["#frame", before])
     assert frame.inner_text("#lab") != label
     assert frame.evaluate("document.getElementById('pos').value") == "15"  # started at 12
-    assert len(frame.evaluate("window.scrubTimes")) >= 4  # first frame + three moves
+    # first frame + three moves; each time is recorded at the next animation frame
+    frame.wait_for_function("() => window.scrubTimes.length >= 4", timeout=5_000)
     shoot(page, artifacts, "walk-scrubbed")
     assert_clean(page, request)
