@@ -168,6 +168,14 @@ def test_exif_rotation_is_applied():
     assert tall  # displayed as a vertical bar
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_a_malformed_exif_block_leaves_the_image_unrotated(fmt):
+    """Pillow's EXIF reader raises on a block that is not TIFF; the pixels are still good."""
+    out = run(encode(digit(), fmt, exif=b"Exif\x00\x00garbage-not-tiff"))
+    a = out.x[0, 0].numpy()
+    assert (a > 0.5).any(1).sum() > (a > 0.5).any(0).sum()  # the "1" still stands upright
+
+
 def test_tiny_images():
     refused(encode(Image.new("L", (1, 1), 255), "PNG"), "blank")  # one pixel: nothing stands out
     two = Image.new("L", (2, 2), 255)

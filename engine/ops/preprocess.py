@@ -91,7 +91,10 @@ def _open(source) -> Image.Image:
         raise DataError(f"{name} is not an image Pillow can read ({_reason(e)})") from e
     if image.width < 1 or image.height < 1:
         raise DataError("the image is empty (0 pixels)")
-    image = ImageOps.exif_transpose(image)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a malformed EXIF block: keep the pixels as stored, unrotated
+        pass
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(image, dtype=np.float64)
         lo, hi = float(a.min()), float(a.max())
