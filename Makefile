@@ -36,6 +36,7 @@ evaluate: setup
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-flow
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-vae
 	$(PY) -m engine evaluate --checkpoint pretrained/mnist-gan
+	$(PY) -m engine evaluate --checkpoint pretrained/mnist-vaeac
 	$(PY) -m engine evaluate --checkpoint pretrained/sprites-vae --k 100
 
 ## Latent maps (fits UMAP: minutes each) and anomaly references of the shipped models.

@@ -14,7 +14,7 @@ from engine.checkpoint import load, read_card, save_checkpoint
 from engine.data import ImageData, load_dataset
 from engine.device import pick_device
 from engine.errors import CapabilityError, CheckpointError, DataError, EngineError
-from engine.models import GENERATIVE_KINDS, KINDS, build_model
+from engine.models import CONDITIONAL_KINDS, GENERATIVE_KINDS, KINDS, build_model
 from engine.ops import *  # noqa: F403  (every operation is public API, listed once there)
 
 __version__ = "0.1.0"
@@ -30,6 +30,7 @@ __all__ = [
     "build_model",
     "KINDS",
     "GENERATIVE_KINDS",
+    "CONDITIONAL_KINDS",
     "CapabilityError",
     "CheckpointError",
     "DataError",

@@ -14,6 +14,9 @@ log_prob(x)   --                  --                        exact (nats / image)
 elbo(x)       --                  ELBO, IWAE bound          --
 ============  ==================  ========================  ======================
 
+A fourth kind, the VAEAC (``engine.models.vaeac``), is built for inpainting alone: its only
+capability is ``complete(x, known, k)``, k draws of the hidden pixels given the known ones.
+
 Images at every boundary are float32 ``(B, C, H, W)`` in [0, 1]. Randomness enters only through a
 ``torch.Generator``.
 """

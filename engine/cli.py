@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and write its checkpoint folder")
-    t.add_argument("--kind", required=True, choices=["vae", "gan", "flow", "classifier"])
+    t.add_argument("--kind", required=True, choices=["vae", "gan", "flow", "classifier", "vaeac"])
     t.add_argument(
         "--dataset", required=True, help="mnist, digits, sprites, sprites-color or folder:PATH"
     )

@@ -27,12 +27,14 @@ UNLABELLED = "#c8c8c8"  # PALETTE is matplotlib's tab10, one colour per label
 
 
 # -- inputs and outputs ---------------------------------------------------------------------------
-def _load(a):
-    """The model and card of ``--checkpoint``; only generative models (not the classifier)."""
+def _load(a, *, inpainting: bool = False):
+    """The model and card of ``--checkpoint``: a generative model (not the classifier), or for
+    inpainting also a model that only completes images (a VAEAC)."""
     from engine.checkpoint import load, read_card
 
     model = load(a.checkpoint, device=a.device)
-    if "decode" not in model.capabilities:
+    capabilities = getattr(model, "capabilities", frozenset())  # the classifier has none
+    if not ("decode" in capabilities or (inpainting and "complete" in capabilities)):
         raise CapabilityError(
             f"{a.checkpoint}: a {model.kind} checkpoint is not a generative model"
         )
@@ -168,7 +170,7 @@ def _cmd_inpaint(a) -> None:
     from engine.images import make_grid
     from engine.ops import inpaint
 
-    model, _ = _load(a)
+    model, _ = _load(a, inpainting=True)
     pairs = _pairs(a.image, a.mask)
     outs = _png_outputs([p for p, _ in pairs], a.image, a.out)
     inputs = []

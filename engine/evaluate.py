@@ -5,6 +5,7 @@
   ELBO, on the test split binarized once with a fixed seed.
 - GAN: label histogram and confidence of the project's classifier on 1,000 seeded samples.
 - classifier: test accuracy.
+- VAEAC: PSNR over the hidden pixels of the mean of 4 completions, for each standard mask.
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def evaluate(
             mean_max_probability=round(probs.max(1).values.mean().item(), 4),
             classifier=str(getattr(classifier, "checkpoint_path", "")),
         )
+    elif model.kind == "vaeac":
+        from engine.metrics.inpainting import masks, psnr_missing
+
+        x = _test_images(model, dataset)
+        for label, known in masks(seed).items():
+            mean = torch.cat(
+                [model.complete(b, known, 4, generator=gen).mean(1) for b in x.split(100)]
+            )
+            key = "test_psnr_" + label.replace(" ", "_").replace("%", "pc")
+            out[key] = round(psnr_missing(mean, x, known), 2)
+        out.update(completions=4, test_images=len(x))
     elif model.kind == "classifier":
         data = load_dataset(
             dataset, "test", image_size=model.config.image_size, channels=model.config.channels

@@ -76,7 +76,9 @@ def build_report(s: ReportSettings, *, log=print) -> Path:
         "quality": lambda: sec.mnist_quality(s, models, log),
         "sprites_quality": lambda: sec.sprites_quality(s, log),
         "likelihood": lambda: sec.likelihood(s, models, log),
-        "inpainting": lambda: sec.inpainting(s, models, log),
+        "inpainting": lambda: sec.inpainting(
+            s, {**models, **sec.available(s.pretrained, sec.INPAINTING_ONLY)}, log
+        ),
         "probe": lambda: sec.probe(s, models, log),
         "disentangle": lambda: sec.disentanglement(s, log),
     }

@@ -31,6 +31,7 @@ from engine.metrics import (
 )
 
 MNIST_MODELS = ("mnist-vae", "mnist-gan", "mnist-flow")
+INPAINTING_ONLY = ("mnist-vaeac",)  # conditional models: rows of the inpainting table only
 
 
 def _gen(seed: int) -> torch.Generator:

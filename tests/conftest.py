@@ -8,6 +8,7 @@ TINY = {
     "vae": {"latent_dim": 4, "width": 4, "hidden": 16},
     "gan": {"latent_dim": 8, "width": 4, "disc_width": 4},
     "flow": {"levels": 2, "steps_per_level": 1, "hidden": 8},
+    "vaeac": {"latent_dim": 4, "width": 4, "hidden": 16},
 }
 
 

@@ -34,7 +34,7 @@ def _checkpoint(kind, path):
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
     root = tmp_path_factory.mktemp("ckpts")
-    paths = {kind: _checkpoint(kind, root / kind) for kind in ("vae", "gan", "flow")}
+    paths = {kind: _checkpoint(kind, root / kind) for kind in ("vae", "gan", "flow", "vaeac")}
     classifier = build_model("classifier", {"width": 4, "features": 16})
     paths["classifier"] = save_checkpoint(classifier, root / "clf", card={"dataset": "digits"})
     return paths
@@ -103,7 +103,7 @@ def test_reconstruct_folder_writes_one_png_per_image(ckpt, images, tmp_path, cap
     assert Image.open(out / "b.png").size == (2 * TILE + 2, TILE + 2)
 
 
-@pytest.mark.parametrize("kind", ["vae", "gan", "flow"])
+@pytest.mark.parametrize("kind", ["vae", "gan", "flow", "vaeac"])
 def test_inpaint_keeps_known_pixels_and_shows_missing_ones_gray(ckpt, images, masks, tmp_path, capsys, kind):  # fmt: skip
     out = tmp_path / "row.png"
     args = ["inpaint", "--checkpoint", ckpt[kind], "--image", images / "a.png"]
@@ -163,6 +163,7 @@ def test_project_lands_a_training_image_on_its_own_map_point(images, tmp_path, c
     [
         (["reconstruct", "--checkpoint", "NOPE", "--image", "IMG", "--out", "x.png"], "no such checkpoint"),
         (["reconstruct", "--checkpoint", "CLF", "--image", "IMG", "--out", "x.png"], "not a generative model"),
+        (["reconstruct", "--checkpoint", "VAEAC", "--image", "IMG", "--out", "x.png"], "vaeac checkpoint is not a generative model"),
         (["reconstruct", "--checkpoint", "VAE", "--image", "BAD", "--out", "x.png"], "not an image"),
         (["reconstruct", "--checkpoint", "VAE", "--image", "MISSING", "--out", "x.png"], "no such file"),
         (["reconstruct", "--checkpoint", "VAE", "--image", "IMAGES", "--out", "x.png"], "folder"),
@@ -193,6 +194,7 @@ def test_bad_input_exits_2_with_one_line(ckpt, images, masks, tmp_path, capsys, 
         "VAE": ckpt["vae"],
         "GAN": ckpt["gan"],
         "CLF": ckpt["classifier"],
+        "VAEAC": ckpt["vaeac"],
         "IMG": images / "a.png",
         "IMAGES": images,
         "MASK": masks / "a.png",

@@ -13,7 +13,12 @@ from engine.ops.inpaint import (
 )
 from tests.conftest import tiny_model
 
-FAST = {"gan": {"steps": 5, "restarts": 4}, "vae": {"steps": 5}, "flow": {"steps": 5}}
+FAST = {
+    "gan": {"steps": 5, "restarts": 4},
+    "vae": {"steps": 5},
+    "flow": {"steps": 5},
+    "vaeac": {},
+}
 
 
 def _bottom_missing(size=28):
@@ -22,7 +27,7 @@ def _bottom_missing(size=28):
     return known
 
 
-@pytest.mark.parametrize("kind", ["gan", "vae", "flow"])
+@pytest.mark.parametrize("kind", ["gan", "vae", "flow", "vaeac"])
 def test_known_pixels_are_bit_identical_and_seeds_vary_the_rest(kind, digits8bit):
     model, x, known = tiny_model(kind), digits8bit[:3], _bottom_missing()
     if kind == "gan":
@@ -46,6 +51,9 @@ def test_each_kind_gets_its_own_method_and_impossible_ones_are_refused(digits8bi
     assert method_for(tiny_model("flow")) == "likelihood"
     assert method_for(tiny_model("vae")) == "pseudo-gibbs"
     assert method_for(tiny_model("gan")) == "contextual"
+    assert method_for(tiny_model("vaeac")) == "conditional"
+    with pytest.raises(CapabilityError, match="complete"):
+        inpaint(tiny_model("vae"), digits8bit[:1], _bottom_missing(), method="conditional")
     with pytest.raises(CapabilityError, match="log_prob"):
         inpaint(tiny_model("gan"), digits8bit[:1], _bottom_missing(), method="likelihood")
     with pytest.raises(EngineError, match="no setting restarts"):
@@ -85,3 +93,25 @@ def test_mask_presets_hide_what_their_names_say():
     )
     with pytest.raises(EngineError, match="unknown mask preset"):
         mask_preset("top half", shape)
+
+
+def test_vaeac_training_steps_lower_its_loss_on_the_missing_pixels(digits8bit):
+    """A few optimiser steps on one batch bring the conditional loss down; only the hidden
+    pixels are scored, so a mask that hides nothing costs nothing to reconstruct."""
+    from engine.models.vaeac import random_known
+    from engine.train.objectives import VAEACObjective
+
+    model = tiny_model("vaeac").train()
+    objective = VAEACObjective(model, lr=3e-3, wrap=lambda m: m)
+    x = digits8bit.round()
+    g = torch.Generator().manual_seed(0)
+    before = objective.validate(model, x, None, torch.Generator().manual_seed(1))["loss"]
+    for _ in range(30):
+        objective.step(x, None, epoch=0.0, generator=g)
+    after = objective.validate(model, x, None, torch.Generator().manual_seed(1))["loss"]
+    assert after < before
+    rec, _, _ = model.loss_terms(x, torch.ones(8, 1, 28, 28, dtype=torch.bool))
+    assert torch.equal(rec, torch.zeros(8))
+    known = random_known(500, (1, 28, 28), torch.Generator().manual_seed(0))
+    hidden = (~known).flatten(1).float().mean(1)
+    assert 0.1 < hidden.mean() < 0.6 and hidden.min() > 0 and hidden.max() < 1

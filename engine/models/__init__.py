@@ -10,13 +10,16 @@ from engine.models.classifier import LeNetClassifier, LeNetClassifierConfig
 from engine.models.flow import RealNVP, RealNVPConfig
 from engine.models.gan import DCGAN, DCGANConfig
 from engine.models.vae import ConvVAE, ConvVAEConfig
+from engine.models.vaeac import VAEAC, VAEACConfig
 
-KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier)}
+KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC)}
 GENERATIVE_KINDS = ("gan", "vae", "flow")
+CONDITIONAL_KINDS = ("vaeac",)  # generate only given part of an image: inpainting
 
 __all__ = [
     "KINDS",
     "GENERATIVE_KINDS",
+    "CONDITIONAL_KINDS",
     "build_model",
     "ConvVAE",
     "ConvVAEConfig",
@@ -26,6 +29,8 @@ __all__ = [
     "RealNVPConfig",
     "LeNetClassifier",
     "LeNetClassifierConfig",
+    "VAEAC",
+    "VAEACConfig",
 ]
 
 

@@ -6,11 +6,17 @@ missing: :func:`known_from_mask_image` converts them.
 
 Methods, chosen by capability:
 
-- ``log_prob`` (flow): the missing pixels are optimised (Adam, in logit space) to maximise the
-  exact log-likelihood of the whole image, from K random starting fills.
+- ``log_prob`` (flow): sampling-importance-resampling with a hard choice, then likelihood ascent.
+  ``candidates`` samples of the flow (at ``temperature``) are drawn, the K that best match the
+  known pixels are kept, their missing part is pasted around the known pixels, and those pixels
+  are then optimised (Adam, in logit space) to raise the exact log-likelihood of the whole image,
+  which smooths the seam. Starting from random fills instead, the ascent runs to the density's
+  mode, a near-black fill (measured: 9.4 dB bottom half, ink 0.01 against 0.15 in real digits).
 - ``posterior_sample`` (VAE): pseudo-Gibbs sampling (Rezende et al. 2014, sec. 5; Mattei & Frellsen 2018):
   K chains alternate ``z ~ q(z | x)`` and ``x_missing <- decoder mean``; each chain is one
   completion.
+- ``complete`` (VAEAC, a VAE trained for arbitrary masks): ancestral sampling from its learned
+  conditional, ``z ~ p(z | known pixels)`` then the decoder's grey levels; one batched pass.
 - otherwise (GAN): latent optimisation with the contextual loss over the *known* pixels and a
   Gaussian prior on ``z`` (Yeh et al. 2017), many restarts in one batch; the K best fits are the
   completions.
@@ -28,12 +34,13 @@ import torch
 from engine.errors import EngineError
 from engine.ops.reconstruct import invert
 
-START_SPREAD = 0.3  # random starting fills in [0.01, 0.31]: wide ones stay salt-and-pepper
+PIXEL_MARGIN = 0.01  # fills stay in [0.01, 0.99] before the logit, so gradients stay finite
 
 DEFAULTS = {  # method -> settings that keep one 28x28 image near or under a second on 2 cores
-    "likelihood": {"steps": 40, "lr": 0.2},
+    "likelihood": {"steps": 10, "lr": 0.1, "candidates": 32, "temperature": 0.7},
     "pseudo-gibbs": {"steps": 60},
-    "contextual": {"steps": 100, "restarts": 16, "lr": 0.05},
+    "contextual": {"steps": 100, "restarts": 8, "lr": 0.05},
+    "conditional": {"temperature": 1.0},
 }
 
 
@@ -48,7 +55,12 @@ class Inpainting:
     frames: list[torch.Tensor] = field(default_factory=list)  # (B, C, H, W) first completion
 
 
-NEEDS = {"likelihood": "log_prob", "pseudo-gibbs": "posterior_sample", "contextual": "decode"}
+NEEDS = {
+    "likelihood": "log_prob",
+    "pseudo-gibbs": "posterior_sample",
+    "contextual": "decode",
+    "conditional": "complete",
+}
 
 
 def method_for(model, method: str | None = None) -> str:
@@ -58,6 +70,8 @@ def method_for(model, method: str | None = None) -> str:
             raise EngineError(f"unknown inpainting method {method!r} (use {', '.join(NEEDS)})")
         model._require(NEEDS[method])
         return method
+    if model.has("complete"):
+        return "conditional"
     if model.has("log_prob"):
         return "likelihood"
     if model.has("posterior_sample"):
@@ -111,7 +125,8 @@ def inpaint(
     Args:
         known: bool (B or 1, 1 or C, H, W), True where the pixel is kept.
         samples: K, the number of completions per image.
-        method: ``likelihood``, ``pseudo-gibbs`` or ``contextual``; default: the model's best.
+        method: ``likelihood``, ``pseudo-gibbs``, ``contextual`` or ``conditional``; default: the
+            model's best.
         generator: seeds the random starts; the same seed gives the same completions.
         callback: ``callback(step, frame)`` with the current first completion (B, C, H, W).
         settings: override :data:`DEFAULTS` for the model's method (``steps``, ``lr``, ...).
@@ -148,13 +163,21 @@ def inpaint(
     )
 
 
-def _likelihood(model, x, known, k, generator, progress, *, steps, lr):
-    """Maximise log p(x) over the missing pixels, from k uniform random fills per image."""
-    b = x.shape[0]
-    xk, knownk = x.repeat(k, 1, 1, 1), known.repeat(k, 1, 1, 1)  # (K*B, ...), sample-major
-    start = torch.rand(xk.shape, generator=generator).to(x.device) * START_SPREAD + 0.01
-    u = torch.logit(start).requires_grad_(True)
+def _likelihood(model, x, known, k, generator, progress, *, steps, lr, candidates, temperature):
+    """The k of ``candidates`` flow samples closest on the known pixels, pasted in, then
+    likelihood ascent over the missing pixels."""
+    b, n = x.shape[0], max(candidates, k)
+    pool = model.sample(b * n, generator=generator, temperature=temperature).view(
+        b, n, *x.shape[1:]
+    )
+    weight = known.unsqueeze(1).float()
+    misfit = ((pool - x.unsqueeze(1)).pow(2) * weight).flatten(2).sum(2)  # (B, n)
+    best = misfit.topk(k, dim=1, largest=False).indices  # (B, k)
+    start = pool[torch.arange(b).unsqueeze(1), best].transpose(0, 1).flatten(0, 1)  # (K*B, ...)
+    xk, knownk = x.repeat(k, 1, 1, 1), known.repeat(k, 1, 1, 1)  # sample-major rows
+    u = torch.logit(start.clamp(PIXEL_MARGIN, 1 - PIXEL_MARGIN)).requires_grad_(True)
     opt = torch.optim.Adam([u], lr=lr)
+    progress(0, torch.sigmoid(u[:b]))
     for step in range(1, steps + 1):
         with torch.enable_grad():
             image = torch.where(knownk, xk, torch.sigmoid(u))
@@ -162,7 +185,7 @@ def _likelihood(model, x, known, k, generator, progress, *, steps, lr):
             opt.zero_grad(set_to_none=True)
             loss.backward()
         opt.step()
-        if step % 10 == 0 or step == steps:
+        if step % 5 == 0 or step == steps:
             progress(step, torch.sigmoid(u[:b]))
     return torch.sigmoid(u).view(k, b, *x.shape[1:]).transpose(0, 1)
 
@@ -199,4 +222,16 @@ def _contextual(model, x, known, k, generator, progress, *, steps, restarts, lr)
     return fills.view(x.shape[0], k, *x.shape[1:])
 
 
-_FILLERS = {"likelihood": _likelihood, "pseudo-gibbs": _pseudo_gibbs, "contextual": _contextual}
+def _conditional(model, x, known, k, generator, progress, *, temperature):
+    """k draws from the model's own conditional p(x_missing | x_known), in one batch."""
+    fills = model.complete(x, known, k, generator=generator, temperature=temperature)
+    progress(1, fills[:, 0])
+    return fills
+
+
+_FILLERS = {
+    "likelihood": _likelihood,
+    "pseudo-gibbs": _pseudo_gibbs,
+    "contextual": _contextual,
+    "conditional": _conditional,
+}

@@ -36,6 +36,7 @@ DEFAULTS = {  # kind -> (learning rate, batch size, patience in epochs, EMA deca
     "flow": (1e-3, 64, 20, 0.999),
     "gan": (1e-4, 64, None, 0.999),
     "classifier": (1e-3, 128, 10, None),
+    "vaeac": (1e-3, 64, 15, 0.999),
 }
 SAVE_INTERVAL_S = 120.0
 
@@ -147,7 +148,7 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
     if hasattr(objective, "initialize"):
         objective.initialize(x[first])
     ema = EMA(model, ema_decay) if ema_decay else None
-    generative = s.kind != "classifier"
+    generative = "decode" in getattr(model, "capabilities", ())  # not the classifier, a VAEAC
     fixed_z = (
         model.sample_latent(64, generator=torch.Generator().manual_seed(s.seed + 1))
         if generative
