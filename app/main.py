@@ -1,6 +1,7 @@
 """latent-atlas: the Streamlit entry point (``make run``). Pages live in ``app/app_pages``."""
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,10 +45,14 @@ pages = [
         url_path="evolution",
     ),
 ]
-from app import state  # noqa: E402
+from app import resources, state  # noqa: E402
 
+resources.memory_trimmer()  # once per server
+started = time.perf_counter()
 state.start_run()
+page = st.navigation(pages)
 try:
-    st.navigation(pages).run()
+    page.run()
 finally:
     state.sync()  # the bound widget values of this run into the URL
+    resources.log_run(page.url_path or "home", time.perf_counter() - started)

@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import base64
-import io
+import ctypes
+import json
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,7 @@ from PIL import Image
 
 import engine
 from engine.errors import EngineError
-from engine.images import gif_bytes, make_grid, png_bytes, to_pil
+from engine.images import gif_bytes, gif_from_pils, make_grid, png_bytes, to_pil
 from engine.ops.anomaly import UNITS as ANOMALY_UNITS
 from engine.ops.inpaint import DEFAULTS as INPAINT_DEFAULTS
 from engine.ops.inpaint import method_for
@@ -42,6 +44,44 @@ MAX_SAVED_DIRECTIONS = 32
 DISPLAY_PX = 196  # shown size of one 28x28 image (pixelated upscaling)
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+TRIM_EVERY_S = 30.0
+RUN_LOG_ENV = "LATENT_ATLAS_RUN_LOG"  # a file: one JSON line per script run (load tests)
+_run_log_lock = threading.Lock()
+
+
+def log_run(page: str, seconds: float) -> None:
+    """Append ``{"t", "page", "s"}`` for one finished script run to the file named by
+    ``$LATENT_ATLAS_RUN_LOG``; nothing when it is unset. The load test reads it to time the
+    server's side of each interaction apart from the browsers'."""
+    path = os.environ.get(RUN_LOG_ENV)
+    if not path:
+        return
+    line = json.dumps({"t": round(time.time(), 3), "page": page, "s": round(seconds, 4)})
+    with _run_log_lock, open(path, "a") as f:
+        f.write(line + "\n")
+
+
+@st.cache_resource(show_spinner=False)
+def memory_trimmer() -> threading.Thread | None:
+    """Hand freed memory back to the system every :data:`TRIM_EVERY_S` seconds.
+
+    Each session's script runs on its own thread and glibc gives threads their own malloc
+    arenas, which keep what a finished session freed; ``malloc_trim`` releases the free pages
+    of every arena (a few milliseconds). Nothing to do where the C library is not glibc.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+    def loop() -> None:
+        while True:
+            time.sleep(TRIM_EVERY_S)
+            trim(0)
+
+    thread = threading.Thread(target=loop, name="malloc-trim", daemon=True)
+    thread.start()
+    return thread
 
 
 # ---------------------------------------------------------------- checkpoints and models
@@ -61,6 +101,13 @@ class Entry:
     @property
     def generative(self) -> bool:
         return self.error is None and self.kind in engine.GENERATIVE_KINDS
+
+    @property
+    def inpaints(self) -> bool:
+        return self.error is None and self.kind in (
+            *engine.GENERATIVE_KINDS,
+            *engine.CONDITIONAL_KINDS,
+        )
 
 
 def checkpoint_roots() -> list[Path]:
@@ -99,10 +146,20 @@ def catalog() -> list[Entry]:
 KIND_ORDER = {"vae": 0, "gan": 1, "flow": 2}  # the first is every page's default model
 
 
-def generative_entries(dataset: str | None = None) -> list[Entry]:
-    """Loaded generative checkpoints, MNIST first, then VAE, GAN, flow (the fastest first)."""
-    found = [e for e in catalog() if e.generative and (dataset is None or e.dataset == dataset)]
+def _ordered(found: list[Entry]) -> list[Entry]:
+    """MNIST first, then VAE, GAN, flow (the fastest first), then the rest."""
     return sorted(found, key=lambda e: (e.dataset != "mnist", KIND_ORDER.get(e.kind, 9), e.name))
+
+
+def generative_entries(dataset: str | None = None) -> list[Entry]:
+    """Loaded generative checkpoints (GAN, VAE, flow)."""
+    return _ordered([e for e in catalog() if e.generative and dataset in (None, e.dataset)])
+
+
+def inpainting_entries() -> list[Entry]:
+    """Loaded checkpoints that can fill in a hidden part: the generative ones, then those built
+    for inpainting only (VAEAC)."""
+    return _ordered([e for e in catalog() if e.inpaints])
 
 
 def entry(name: str) -> Entry:
@@ -412,7 +469,16 @@ def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = Tr
     return run(name, "reconstruct", {"x": x, "seed": seed}, compute, private=private)
 
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]  # offered by every uploader
+UPLOAD_TYPES = [
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "bmp",
+    "webp",
+    "tif",
+    "tiff",
+]  # offered by every uploader
 MASK_PRESETS = (*engine.MASK_PRESETS, "drawn")  # "drawn": painted on the canvas
 mask_preset = engine.mask_preset  # the pages reach the engine through this module
 
@@ -479,7 +545,7 @@ def inpaint_method(name: str) -> str:
 
 
 def inpaint_steps(name: str) -> int:
-    return int(INPAINT_DEFAULTS[inpaint_method(name)]["steps"])
+    return int(INPAINT_DEFAULTS[inpaint_method(name)].get("steps", 1))
 
 
 def anomaly(name: str, x: torch.Tensor, *, private: bool = True) -> Timed:
@@ -617,10 +683,7 @@ def training_grids(name: str) -> list[tuple[int, Image.Image]]:
 
 
 def grids_gif(name: str) -> bytes:
-    frames = [im for _, im in training_grids(name)]
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=300, loop=0)
-    return buf.getvalue()
+    return gif_from_pils([im for _, im in training_grids(name)], duration_ms=300)
 
 
 # ---------------------------------------------------------------- evaluation report

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import json
 import logging
+import time
 
 import streamlit as st
 from PIL import Image
 
 from app import resources as R
 from engine.errors import EngineError
+
+
+def fragment(panel: str):
+    """``st.fragment`` whose reruns are timed into the run log as ``panel`` (load tests)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                R.log_run(panel, time.perf_counter() - started)
+
+        return st.fragment(run)
+
+    return wrap
+
 
 log = logging.getLogger("latent_atlas.app")
 

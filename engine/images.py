@@ -47,7 +47,11 @@ def png_bytes(image: Image.Image) -> bytes:
 
 def gif_bytes(x: torch.Tensor, *, duration_ms: int = 100) -> bytes:
     """An animated GIF, looping forever, of frames (T, C, H, W) in [0, 1]."""
-    frames = [to_pil(frame) for frame in x]
+    return gif_from_pils([to_pil(frame) for frame in x], duration_ms=duration_ms)
+
+
+def gif_from_pils(frames: list, *, duration_ms: int = 100) -> bytes:
+    """An animated GIF, looping forever, of PIL images (one size)."""
     buf = io.BytesIO()
     frames[0].save(
         buf, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0

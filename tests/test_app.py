@@ -206,6 +206,20 @@ def test_inpaint_test_digit_gives_k_completions_psnr_and_surprise():
     assert image_urls(ok(at)) != before
 
 
+def test_inpaint_offers_the_vaeac_beside_the_vae():
+    """The model trained only to fill in runs next to the VAE on the same digit, with its own
+    completions and PSNR; it claims no reconstruction or surprise score it cannot compute."""
+    at = ok(page("inpaint", model="mnist-vae", k=4, digit=7))
+    by_label(at.multiselect, "Models").set_value(["mnist-vae", "mnist-vaeac"]).run()
+    by_label(at.button, "Fill in the hidden part").click().run()
+    ok(at)
+    psnr = re.findall(r"PSNR on the hidden pixels ([\d.]+) dB", captions(at))
+    assert len(psnr) == 2
+    assert image_captions(at).count("completion 4") == 2
+    assert captions(at).count("percentile of test digits") == 1
+    assert any("mnist-vaeac · conditional" in m.value for m in at.markdown)
+
+
 def test_inpaint_upload_of_a_bad_file_is_one_line_and_the_page_keeps_working():
     at = page("inpaint", model="mnist-vae", src="upload")
     at.file_uploader[0].upload("notes.png", b"this is not an image", "image/png").run()

@@ -37,6 +37,8 @@ def headline(card: dict) -> str:
         return f"classifier confidence {test['mean_max_probability']:.3f}"
     if "test_accuracy" in test:
         return f"accuracy {test['test_accuracy']:.3f}"
+    if "test_psnr_bottom_half" in test:
+        return f"fills a hidden bottom half at {test['test_psnr_bottom_half']:.1f} dB PSNR"
     return "not evaluated"
 
 

@@ -14,7 +14,9 @@ ui.teaching_note(
     "hide part of it. Each model fills the hidden part its own way: the **VAE** alternates between "
     "guessing a code for the image and redrawing the hidden pixels from it; the **GAN** searches "
     "for the latent whose image best matches the visible pixels; the **flow** adjusts the hidden "
-    "pixels to make the whole image as likely as possible. Several completions show what the "
+    "pixels to make the whole image as likely as possible. The **VAEAC** is a VAE trained only to "
+    "fill in: it learned a distribution of the hidden part given the visible part, and draws "
+    "from it in one pass. Several completions show what the "
     "model is unsure about (the **uncertainty** map is their per-pixel spread). **PSNR** (higher "
     "is better) compares the fill with the truth when it is known. The **surprise** score says "
     "how unusual the image is to the model, as a percentile of real test digits."
@@ -22,7 +24,7 @@ ui.teaching_note(
 if ui.no_models():
     st.stop()
 
-entries = R.generative_entries()
+entries = R.inpainting_entries()
 names = [e.name for e in entries]
 SOURCES = ["test digit", "upload", "draw"]
 CANVAS_PX = 224
@@ -46,7 +48,7 @@ with src_col:
         truth_known = True
     elif source == "upload":
         up = st.file_uploader(
-            "An image (PNG, JPEG, GIF, BMP, WebP; a dark digit on a light page works too)",
+            "An image (PNG, JPEG, GIF, BMP, WebP, TIFF; a dark digit on a light page works too)",
             type=R.UPLOAD_TYPES,
         )
         raw = up.getvalue() if up is not None else None
@@ -176,16 +178,16 @@ for name in chosen:
         facts = [timed.caption if timed.cached else f"{timed.caption} for {k} completions"]
         if res.psnr is not None:
             facts.append(f"PSNR on the hidden pixels {res.psnr:.1f} dB")
-        rec = R.reconstruct(name, x, seed=int(seed), private=private)
-        facts.append(f"reconstruction error (MSE) {float(rec.value.mse[0]):.4f}")
-        score = R.anomaly(name, x, private=private)
-        value, unit, pct = score.value
-        facts.append(
-            f"surprise {value:.2f} {unit}"
-            + (f" ({pct:.0f}th percentile of test digits)" if pct is not None else "")
-        )
+        if R.entry(name).generative:  # a VAEAC neither reconstructs nor scores whole images
+            rec = R.reconstruct(name, x, seed=int(seed), private=private)
+            facts.append(f"reconstruction error (MSE) {float(rec.value.mse[0]):.4f}")
+            value, unit, pct = R.anomaly(name, x, private=private).value
+            facts.append(
+                f"surprise {value:.2f} {unit}"
+                + (f" ({pct:.0f}th percentile of test digits)" if pct is not None else "")
+            )
         st.caption(" · ".join(facts))
-        if res.frames:
+        if len(res.frames) > 1:
             with st.expander("progress frames"):
                 ui.image(st, R.row_pils(res.frames), width="stretch")
         st.download_button(

@@ -18,7 +18,7 @@ if ui.no_models():
 names = [e.name for e in R.generative_entries()]
 
 
-@st.fragment
+@ui.fragment("sample panel")
 def panel() -> None:
     """Controls and grid in one fragment: a slider reruns this panel, not the page."""
     left, right = st.columns([1, 2])

@@ -81,7 +81,7 @@ with view:
         )
 
 
-@st.fragment
+@ui.fragment("walk panel")
 def combined(name: str, seed: int, family: str, chosen: list[str]) -> None:
     """Sliders for every chosen direction together; only this panel reruns as they move."""
     st.subheader("Combine directions")
