@@ -52,6 +52,7 @@ from tests.browser.harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     ERROR_SELECTOR,
+    FIND_IMAGE_JS,
     IDLE_JS,
     IMAGE_CHANGED_JS,
     IMAGE_SRC_JS,
@@ -108,7 +109,7 @@ class Session:
             await coro
             self.times.setdefault(name, []).append(time.perf_counter() - start)
         except Exception as e:  # a timeout or a vanished element: an error of this session
-            self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:120]}")
+            self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
         found = await self.page.locator(ERROR_SELECTOR).all_inner_texts()
         self.errors += [f"{name}: page shows: {t.strip()[:120]}" for t in found]
 
@@ -116,10 +117,23 @@ class Session:
         before = await self.page.evaluate(IMAGE_SRC_JS, image_sel)
         slider = self.page.get_by_role("slider", name=slider_name)
         await slider.focus()
+        value = await slider.input_value()
         await self.page.keyboard.press(key)
-        await self.page.wait_for_function(
-            IMAGE_CHANGED_JS, arg=[image_sel, before], timeout=ACTION_MS
-        )
+        try:
+            await self.page.wait_for_function(
+                IMAGE_CHANGED_JS, arg=[image_sel, before], timeout=ACTION_MS
+            )
+        except Exception as e:  # say whether the browser took the key press at all
+            after = await slider.input_value()
+            img = await self.page.evaluate(
+                f"(sel) => {{ {FIND_IMAGE_JS} const i = find(sel);"
+                " return i && [i.getAttribute('src'), i.complete, i.naturalWidth]; }",
+                image_sel,
+            )
+            state = "none" if not img else f"src {'same' if img[0] == before else 'new'} {img}"
+            raise TimeoutError(
+                f"no new image; slider {value} -> {after}; image (src, complete, width) {state}"
+            ) from e
         await self.idle()
 
     async def sample(self, moves: int = 2):

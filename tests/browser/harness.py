@@ -187,7 +187,7 @@ def errors_on(page) -> list[str]:
 
 
 # An image by CSS selector, or "caption=TEXT": the st.image whose caption contains TEXT.
-_FIND_IMAGE = """const find = (sel) => {
+FIND_IMAGE_JS = """const find = (sel) => {
   if (!sel.startsWith('caption=')) return document.querySelector(sel);
   const el = [...document.querySelectorAll('[data-testid="stImage"]')]
     .find(e => e.innerText.includes(sel.slice(8)));
@@ -195,14 +195,14 @@ _FIND_IMAGE = """const find = (sel) => {
 };"""
 
 IMAGE_SRC_JS = f"""(sel) => {{
-  {_FIND_IMAGE}
+  {FIND_IMAGE_JS}
   const img = find(sel);
   return img ? img.getAttribute('src') : null;
 }}"""
 
 # True once the image's src differs from `before` and the new picture has loaded and decoded.
 IMAGE_CHANGED_JS = f"""([sel, before]) => {{
-  {_FIND_IMAGE}
+  {FIND_IMAGE_JS}
   const img = find(sel);
   return !!img && img.getAttribute('src') !== before && img.complete && img.naturalWidth > 0;
 }}"""
