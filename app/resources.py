@@ -469,16 +469,8 @@ def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = Tr
     return run(name, "reconstruct", {"x": x, "seed": seed}, compute, private=private)
 
 
-UPLOAD_TYPES = [
-    "png",
-    "jpg",
-    "jpeg",
-    "gif",
-    "bmp",
-    "webp",
-    "tif",
-    "tiff",
-]  # offered by every uploader
+# offered by every uploader
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 MASK_PRESETS = (*engine.MASK_PRESETS, "drawn")  # "drawn": painted on the canvas
 mask_preset = engine.mask_preset  # the pages reach the engine through this module
 

@@ -98,8 +98,7 @@ def test_mask_presets_hide_what_their_names_say():
 def test_vaeac_training_steps_lower_its_loss_on_the_missing_pixels(digits8bit):
     """A few optimiser steps on one batch bring the conditional loss down; only the hidden
     pixels are scored, so a mask that hides nothing costs nothing to reconstruct."""
-    from engine.models.vaeac import random_known
-    from engine.train.objectives import VAEACObjective
+    from engine.train.objectives import VAEACObjective, random_known
 
     model = tiny_model("vaeac").train()
     objective = VAEACObjective(model, lr=3e-3, wrap=lambda m: m)

@@ -57,6 +57,13 @@ def _encoder(inputs: int, w: int) -> nn.ModuleList:
     )
 
 
+def _stats_head(flat: int, hidden: int, latent: int) -> nn.Sequential:
+    """Features -> (mean, log-variance) of a diagonal Gaussian over the latent."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(flat, hidden), nn.SiLU(), nn.Linear(hidden, 2 * latent)
+    )
+
+
 class VAEAC(GenerativeModel):
     kind = "vaeac"
     capabilities = frozenset({"complete"})
@@ -73,12 +80,8 @@ class VAEAC(GenerativeModel):
         flat = 2 * w * self.side**2
         self.prior_net = _encoder(c + 1, w)
         self.proposal_net = _encoder(2 * c + 1, w)
-        self.prior_stats = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, config.hidden), nn.SiLU(), nn.Linear(config.hidden, 2 * d)
-        )
-        self.proposal_stats = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, config.hidden), nn.SiLU(), nn.Linear(config.hidden, 2 * d)
-        )
+        self.prior_stats = _stats_head(flat, config.hidden, d)
+        self.proposal_stats = _stats_head(flat, config.hidden, d)
         self.from_z = nn.Sequential(
             nn.Linear(d, config.hidden), nn.SiLU(), nn.Linear(config.hidden, flat), nn.SiLU()
         )
@@ -164,32 +167,3 @@ class VAEAC(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         self._require("decode")
         raise NotImplementedError
-
-
-def random_known(
-    n: int, shape: tuple[int, int, int], generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """Training masks ``known`` (n, 1, H, W): a fifth each of bottom half, left or right half,
-    centre square, random pixels (a random rate) and one random rectangle."""
-    _, h, w = shape
-    known = torch.ones(n, 1, h, w, dtype=torch.bool)
-    kinds = torch.randint(0, 5, (n,), generator=generator).tolist()
-    for i, t in enumerate(kinds):
-        if t == 0:
-            known[i, :, h // 2 :] = False
-        elif t == 1:
-            if torch.rand((), generator=generator).item() < 0.5:
-                known[i, :, :, : w // 2] = False
-            else:
-                known[i, :, :, w // 2 :] = False
-        elif t == 2:
-            known[i, :, h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2] = False
-        elif t == 3:
-            rate = 0.2 + 0.7 * torch.rand((), generator=generator).item()
-            known[i] = torch.rand(1, h, w, generator=generator) >= rate
-        else:
-            rh, rw = (torch.randint(h // 5, 4 * h // 5, (2,), generator=generator)).tolist()
-            y = torch.randint(0, h - rh + 1, (), generator=generator).item()
-            x = torch.randint(0, w - rw + 1, (), generator=generator).item()
-            known[i, :, y : y + rh, x : x + rw] = False
-    return known

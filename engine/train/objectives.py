@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models.gan import DCGANDiscriminator
-from engine.models.vaeac import random_known
+from engine.ops.inpaint import mask_preset
 
 
 class _LossModule(nn.Module):
@@ -174,6 +174,34 @@ class ClassifierObjective:
             "loss": F.cross_entropy(logits, y).item(),
             "accuracy": (logits.argmax(1) == y).float().mean().item(),
         }
+
+
+def random_known(
+    n: int, shape: tuple[int, int, int], generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Training masks ``known`` (n, 1, H, W) for a VAEAC: a fifth each of the bottom half, the
+    left or right half, the centre square (the app's presets), random pixels at a random rate
+    and one random rectangle."""
+    _, h, w = shape
+    known = torch.ones(n, 1, h, w, dtype=torch.bool)
+    kinds = torch.randint(0, 5, (n,), generator=generator).tolist()
+    for i, t in enumerate(kinds):
+        if t == 0:
+            known[i] = mask_preset("bottom half", shape)[0]
+        elif t == 1:
+            left = mask_preset("left half", shape)[0]
+            known[i] = left if torch.rand((), generator=generator).item() < 0.5 else left.flip(-1)
+        elif t == 2:
+            known[i] = mask_preset("centre square", shape)[0]
+        elif t == 3:
+            rate = 0.2 + 0.7 * torch.rand((), generator=generator).item()
+            known[i] = torch.rand(1, h, w, generator=generator) >= rate
+        else:
+            rh, rw = (torch.randint(h // 5, 4 * h // 5, (2,), generator=generator)).tolist()
+            y = torch.randint(0, h - rh + 1, (), generator=generator).item()
+            x = torch.randint(0, w - rw + 1, (), generator=generator).item()
+            known[i, :, y : y + rh, x : x + rw] = False
+    return known
 
 
 class VAEACObjective:
