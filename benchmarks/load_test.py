@@ -55,6 +55,7 @@ from tests.browser.harness import (  # noqa: E402
     FIND_IMAGE_JS,
     IDLE_JS,
     IMAGE_CHANGED_JS,
+    IMAGE_READY_JS,
     IMAGE_SRC_JS,
     Server,
     app_command,
@@ -93,10 +94,13 @@ class Session:
     async def idle(self):
         await self.page.wait_for_function(IDLE_JS, timeout=ACTION_MS)
 
-    async def open(self, path: str):
+    async def open(self, path: str, shows: str | None = None):
+        """Go to a page; wait for its first run to end and, if given, the image ``shows``."""
         await self.page.goto(f"{self.base}/{path}", wait_until="domcontentloaded")
         await self.page.wait_for_selector("h1", timeout=ACTION_MS)
         await self.idle()
+        if shows:  # else the first move would time from a page without its picture yet
+            await self.page.wait_for_function(IMAGE_READY_JS, arg=shows, timeout=ACTION_MS)
 
     async def pause(self):
         lo, hi = self.think
@@ -137,7 +141,7 @@ class Session:
         await self.idle()
 
     async def sample(self, moves: int = 2):
-        await self.open(f"sample?model=mnist-vae&seed={1000 + self.index}&n=16")
+        await self.open(f"sample?model=mnist-vae&seed={1000 + self.index}&n=16", MAIN_IMAGE)
         for i in range(moves):
             await self.pause()
             key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
@@ -146,7 +150,9 @@ class Session:
             )
 
     async def walk(self, moves: int = 2):
-        await self.open(f"walk?model=mnist-vae&seed={self.index}&fam=principal&dirs=PC+1")
+        await self.open(
+            f"walk?model=mnist-vae&seed={self.index}&fam=principal&dirs=PC+1", MAIN_IMAGE
+        )
         images = self.page.locator(MAIN_IMAGE)  # the last image is the combined move
         for i in range(moves):
             await self.pause()
@@ -330,7 +336,7 @@ async def main(args) -> dict:
                 soak = Session(browser, server.url, 500, (0, 0))
                 await soak.start()
                 rss_soak = []
-                await soak.open("sample?model=mnist-vae&seed=5&n=16")
+                await soak.open("sample?model=mnist-vae&seed=5&n=16", MAIN_IMAGE)
                 for i in range(args.soak):
                     key = "ArrowRight" if (i // 10) % 2 == 0 else "ArrowLeft"
                     await soak.timed(

@@ -200,6 +200,15 @@ IMAGE_SRC_JS = f"""(sel) => {{
   return img ? img.getAttribute('src') : null;
 }}"""
 
+# True once the image is on the page and its picture has loaded and decoded. The app's run can
+# end (the page idle) before the browser has drawn its images: the code of an element kind loads
+# on its first use, so read a `before` src only once this holds.
+IMAGE_READY_JS = f"""(sel) => {{
+  {FIND_IMAGE_JS}
+  const img = find(sel);
+  return !!img && img.complete && img.naturalWidth > 0;
+}}"""
+
 # True once the image's src differs from `before` and the new picture has loaded and decoded.
 IMAGE_CHANGED_JS = f"""([sel, before]) => {{
   {FIND_IMAGE_JS}
