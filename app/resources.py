@@ -50,13 +50,16 @@ _run_log_lock = threading.Lock()
 
 
 def log_run(page: str, seconds: float) -> None:
-    """Append ``{"t", "page", "s"}`` for one finished script run to the file named by
-    ``$LATENT_ATLAS_RUN_LOG``; nothing when it is unset. The load test reads it to time the
-    server's side of each interaction apart from the browsers'."""
+    """Append ``{"t", "page", "s", "shared_mb"}`` for one finished script run to the file named
+    by ``$LATENT_ATLAS_RUN_LOG``; nothing when it is unset. The load test reads it to time the
+    server's side of each interaction apart from the browsers', and to tell how much of the
+    server's memory the shared result cache holds (``shared_mb``)."""
     path = os.environ.get(RUN_LOG_ENV)
     if not path:
         return
-    line = json.dumps({"t": round(time.time(), 3), "page": page, "s": round(seconds, 4)})
+    shared_mb = round(_shared_cache().bytes / 2**20, 1)
+    row = {"t": round(time.time(), 3), "page": page, "s": round(seconds, 4), "shared_mb": shared_mb}
+    line = json.dumps(row)
     with _run_log_lock, open(path, "a") as f:
         f.write(line + "\n")
 

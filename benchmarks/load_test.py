@@ -366,6 +366,8 @@ async def main(args) -> dict:
             await browser.close()
         await asyncio.sleep(2)
         report["rss_after_expiry_mb"] = round(rss_mb(server.proc.pid), 1)
+        last_run = runs.read_text().splitlines()[-1:]  # the probe's, after everything else
+        report["shared_cache_mb"] = json.loads(last_run[0]).get("shared_mb") if last_run else None
         await asyncio.sleep(args.settle)  # the app hands freed memory back every 30 s
         report["rss_settled_mb"] = round(rss_mb(server.proc.pid), 1)
     finally:
@@ -411,7 +413,8 @@ def table(r: dict) -> str:
         f"errors: {errors} (target 0)",
         f"server memory: {r['rss_after_warmup_mb']} MB after warm-up, peak {r['rss_peak_mb']} MB, "
         f"{r['rss_right_after_close_mb']} MB when all closed, {r['rss_after_expiry_mb']} MB after "
-        f"the sessions expired, {r['rss_settled_mb']} MB {r['settle_s']} s later",
+        f"the sessions expired, {r['rss_settled_mb']} MB {r['settle_s']} s later; the shared "
+        f"result cache then held {r.get('shared_cache_mb')} MB",
     ]
     if "soak" in r:
         s = r["soak"]

@@ -124,6 +124,19 @@ def test_a_grid_one_student_made_is_cached_for_the_next():
     assert image_urls(second) == image_urls(first)
 
 
+def test_each_script_run_is_logged_for_the_load_test(tmp_path, monkeypatch):
+    log = tmp_path / "runs.jsonl"
+    monkeypatch.setenv(R.RUN_LOG_ENV, str(log))
+    at = ok(page("sample", n=16, seed=77))
+    by_label(at.slider, "Temperature").set_value(0.5).run()
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    # each run: the sample panel (a fragment, timed on its own) and the whole page around it
+    assert [r["page"] for r in rows] == ["sample panel", "sample"] * 2
+    assert all(r["s"] > 0 for r in rows)
+    grid = rows[-1]["shared_mb"]  # the two grids of seed 77 are in the shared cache
+    assert grid == pytest.approx(R._shared_cache().bytes / 2**20, abs=0.05)
+
+
 def test_results_from_an_upload_are_not_shared():
     digit = Image.new("L", (60, 80), 255)
     digit.paste(0, (25, 10, 35, 70))
