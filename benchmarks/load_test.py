@@ -7,7 +7,8 @@ Starts the app the way ``make run`` does (``python -m app``) on a free local por
    seeded think time between actions, like students in a class;
 3. a soak: one session does ``--soak`` interactions (default 500: slider moves and map clicks);
 4. every session is closed, and after Streamlit has let go of disconnected sessions (it keeps
-   them 2 minutes for a reconnect) the server's memory is read again.
+   them 2 minutes for a reconnect) the server's memory is read again;
+5. with ``--classes K``, K-1 more classes of new sessions, memory read after each has expired.
 
 The scenario: Sample page, move the temperature slider (new image visible); Latent walk, move a
 combined-direction slider (new image visible); Reconstruct & inpaint, run the VAE on a centre
@@ -274,6 +275,36 @@ def browser_executable(nice: bool, folder: Path) -> str:
     return str(wrapper)
 
 
+async def run_class(browser, url: str, first: int, args) -> list[Session]:
+    """``args.sessions`` sessions (indices ``first``...) run the scenario at once; all closed."""
+    crowd = [
+        Session(browser, url, first + i, (args.think_min, args.think_max))
+        for i in range(args.sessions)
+    ]
+    await asyncio.gather(*(s.start() for s in crowd))
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(s.scenario() for s in crowd)), timeout=args.max_minutes * 60
+        )
+    finally:
+        await asyncio.gather(*(s.close() for s in crowd))
+    return crowd
+
+
+async def expire_sessions(url: str, wait_s: float) -> None:
+    """Wait until Streamlit lets go of closed sessions (it keeps them 2 minutes for a reconnect);
+    it drops them when a session next connects, so one visits."""
+    await asyncio.sleep(wait_s)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        probe = Session(browser, url, 0, (0, 0))
+        await probe.start()
+        await probe.open("")
+        await probe.close()
+        await browser.close()
+    await asyncio.sleep(2)
+
+
 async def main(args) -> dict:
     port = free_port()
     runs = Path(args.log).with_suffix(".runs.jsonl")
@@ -308,11 +339,8 @@ async def main(args) -> dict:
             report["server_one_session"] = server_summary(runs, solo_start, time.time())
             report["one_session_errors"] = solo.errors
 
-            crowd = [
-                Session(browser, server.url, i + 1, (args.think_min, args.think_max))
-                for i in range(args.sessions)
-            ]
-            await asyncio.gather(*(s.start() for s in crowd))
+            await asyncio.sleep(args.settle)  # the level a class starts from, trimmed as after it
+            report["rss_before_class_mb"] = round(rss_mb(server.proc.pid), 1)
             peak = [0.0]
 
             async def watch():
@@ -322,15 +350,12 @@ async def main(args) -> dict:
 
             watcher = asyncio.create_task(watch())
             start, crowd_start = time.perf_counter(), time.time()
-            await asyncio.wait_for(
-                asyncio.gather(*(s.scenario() for s in crowd)), timeout=args.max_minutes * 60
-            )
+            crowd = await run_class(browser, server.url, 1, args)
             report["crowd_wall_s"] = round(time.perf_counter() - start, 1)
             report["server_concurrent"] = server_summary(runs, crowd_start, time.time())
             report["concurrent"] = summary(crowd)
             report["concurrent_errors"] = [e for s in crowd for e in s.errors]
             report["rss_peak_mb"] = round(peak[0], 1)
-            await asyncio.gather(*(s.close() for s in crowd))
 
             if args.soak:
                 soak = Session(browser, server.url, 500, (0, 0))
@@ -356,20 +381,31 @@ async def main(args) -> dict:
             await browser.close()
 
         report["rss_right_after_close_mb"] = round(rss_mb(server.proc.pid), 1)
-        await asyncio.sleep(args.expire_wait)
-        async with async_playwright() as p:  # a visit makes Streamlit drop expired sessions
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            probe = Session(browser, server.url, 0, (0, 0))
-            await probe.start()
-            await probe.open("")
-            await probe.close()
-            await browser.close()
-        await asyncio.sleep(2)
+        await expire_sessions(server.url, args.expire_wait)
         report["rss_after_expiry_mb"] = round(rss_mb(server.proc.pid), 1)
         last_run = runs.read_text().splitlines()[-1:]  # the probe's, after everything else
         report["shared_cache_mb"] = json.loads(last_run[0]).get("shared_mb") if last_run else None
         await asyncio.sleep(args.settle)  # the app hands freed memory back every 30 s
         report["rss_settled_mb"] = round(rss_mb(server.proc.pid), 1)
+
+        # Further classes (new students: other seeds, digits and points), each read once its
+        # sessions have expired: memory that keeps climbing class after class is a leak, memory
+        # that stays where the first class left it is what the allocator keeps for reuse.
+        more = report["more_classes"] = []
+        for k in range(1, args.classes):
+            async with async_playwright() as p:
+                executable = browser_executable(args.nice_clients, runs.parent)
+                browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+                crowd = await run_class(browser, server.url, 100 * k + 1, args)
+                await browser.close()
+            await expire_sessions(server.url, args.expire_wait)
+            await asyncio.sleep(args.settle)
+            more.append(
+                {
+                    "errors": [e for s in crowd for e in s.errors],
+                    "rss_settled_mb": round(rss_mb(server.proc.pid), 1),
+                }
+            )
     finally:
         server.stop()
     return report
@@ -411,11 +447,18 @@ def table(r: dict) -> str:
     lines += [
         "",
         f"errors: {errors} (target 0)",
-        f"server memory: {r['rss_after_warmup_mb']} MB after warm-up, peak {r['rss_peak_mb']} MB, "
+        f"server memory: {r['rss_after_warmup_mb']} MB after warm-up, "
+        f"{r.get('rss_before_class_mb')} MB {r['settle_s']} s after one session, "
+        f"peak {r['rss_peak_mb']} MB, "
         f"{r['rss_right_after_close_mb']} MB when all closed, {r['rss_after_expiry_mb']} MB after "
         f"the sessions expired, {r['rss_settled_mb']} MB {r['settle_s']} s later; the shared "
         f"result cache then held {r.get('shared_cache_mb')} MB",
     ]
+    for k, c in enumerate(r.get("more_classes", []), start=2):
+        lines.append(
+            f"class {k} (new sessions, other seeds): errors {len(c['errors'])}, "
+            f"{c['rss_settled_mb']} MB after its sessions expired and {r['settle_s']} s"
+        )
     if "soak" in r:
         s = r["soak"]
         lines.append(
@@ -432,6 +475,7 @@ if __name__ == "__main__":
     ap.add_argument("--think-min", type=float, default=1.0)
     ap.add_argument("--think-max", type=float, default=3.0)
     ap.add_argument("--soak", type=int, default=500)
+    ap.add_argument("--classes", type=int, default=1, help="more classes after the first")
     ap.add_argument("--expire-wait", type=float, default=130.0, help="Streamlit keeps 120 s")
     ap.add_argument("--nice-clients", action="store_true", help="browser at nice 19")
     ap.add_argument("--settle", type=float, default=40.0, help="then read memory again")
@@ -441,6 +485,8 @@ if __name__ == "__main__":
     args = ap.parse_args()
     if not 1 <= args.sessions <= 40:
         ap.error("--sessions must be 1 to 40 (this test stays bounded)")
+    if not 1 <= args.classes <= 5:
+        ap.error("--classes must be 1 to 5 (this test stays bounded)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     result = asyncio.run(main(args))
     print(table(result))
