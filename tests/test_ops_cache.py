@@ -143,6 +143,46 @@ def test_a_failed_computation_reaches_the_caller_and_is_not_stored():
     assert cache.get_or_compute("m", "op", {}, lambda: 5) == 5
 
 
+class _RunStopped(BaseException):
+    """Like Streamlit's StopException: raised in one session's thread to end its run."""
+
+
+def test_a_waiter_computes_itself_when_the_first_callers_run_is_stopped():
+    """One student's run stopped mid-computation must not end another's waiting on the key."""
+    cache = ResultCache()
+    started, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def first():
+        started.set()
+        release.wait(5)
+        raise _RunStopped()
+
+    def owner():
+        try:
+            cache.get_or_compute("m", "op", {}, first)
+        except _RunStopped:
+            outcome["owner"] = "stopped"
+
+    def waiter():
+        try:
+            outcome["waiter"] = cache.get_or_compute("m", "op", {}, lambda: 42)
+        except BaseException as err:  # pragma: no cover - the failure this test looks for
+            outcome["waiter"] = err
+
+    a = threading.Thread(target=owner)
+    a.start()
+    started.wait(5)
+    b = threading.Thread(target=waiter)
+    b.start()
+    time.sleep(0.1)  # b is waiting on a's computation
+    release.set()
+    a.join(5)
+    b.join(5)
+    assert outcome == {"owner": "stopped", "waiter": 42}
+    assert cache.get_or_compute("m", "op", {}, lambda: 0) == 42  # the waiter's result was kept
+
+
 def test_model_hash(tmp_path):
     model = tiny_model("vae")
     assert model_hash(model) == model_hash(tiny_model("vae"))

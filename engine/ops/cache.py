@@ -115,6 +115,10 @@ def nbytes(value: Any) -> int:
     return sys.getsizeof(value)
 
 
+class _Abandoned(Exception):
+    """A computation stopped by something of its caller's own (not an error of the inputs)."""
+
+
 class ResultCache:
     """LRU cache of results keyed by (checkpoint hash, operation, parameters).
 
@@ -156,33 +160,52 @@ class ResultCache:
     def fetch(self, key: str, compute: Callable[[], T]) -> tuple[T, bool]:
         """Like :meth:`get_or_compute` for a key from :meth:`key`; also says whether the result
         was already stored: ``(value, hit)`` (a caller that waited for another's computation
-        gets ``hit=False``: it waited as long)."""
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key][0], True
-            pending = self._pending.get(key)
-            owner = pending is None
+        gets ``hit=False``: it waited as long).
+
+        An error of the computation (an ``Exception``) reaches every caller waiting on the key:
+        the same inputs would fail the same way. Anything else that ends it early (the caller's
+        run was stopped or restarted, ``KeyboardInterrupt``) belongs to that caller alone: the
+        one raises it, and a caller that was waiting computes the result itself.
+        """
+        while True:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                    return self._entries[key][0], True
+                pending = self._pending.get(key)
+                owner = pending is None
+                if owner:
+                    pending = self._pending[key] = Future()
+                    self.misses += 1
             if owner:
-                pending = self._pending[key] = Future()
-                self.misses += 1
-            else:
+                return self._compute(key, pending, compute), False
+            try:
+                value = pending.result()
+            except _Abandoned:
+                continue  # its owner was interrupted: ask again, as owner or waiter
+            with self._lock:
                 self.hits += 1
-        if not owner:
-            return pending.result(), False
+            return value, False
+
+    def _compute(self, key: str, pending: Future, compute: Callable[[], T]) -> T:
         try:
             value = compute()
-        except BaseException as err:
+        except Exception as err:
             with self._lock:
                 del self._pending[key]
             pending.set_exception(err)
+            raise
+        except BaseException:
+            with self._lock:
+                del self._pending[key]
+            pending.set_exception(_Abandoned())
             raise
         with self._lock:
             del self._pending[key]
             self._store(key, value)
         pending.set_result(value)
-        return value, False
+        return value
 
     def _store(self, key: str, value: Any) -> None:
         size = nbytes(value)
