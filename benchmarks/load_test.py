@@ -21,9 +21,11 @@ Two latencies are reported. The browser's (key press to new picture) includes th
 script run, timed by the app itself: ``$LATENT_ATLAS_RUN_LOG``) is what the server adds, and
 its p95 ratio between the class and the single session is the figure for the server.
 
-``--nice-clients`` starts the browser at the lowest CPU priority (``nice -n 19``), so the
-server's runs go first, as they would with the students' browsers on their own laptops; the
-browser-side times then include the pages waiting for what CPU is left.
+``--nice-clients`` starts the browser at the lowest CPU priority, so the server's runs go first,
+as they would with the students' browsers on their own laptops; the browser-side times then
+include the pages waiting for what CPU is left. ``nice`` alone does not do it: Playwright starts
+the browser in a session of its own, and Linux (with autogroups, the default) shares the CPU
+between sessions before ``nice`` counts inside one, so the browser's whole group is lowered.
 
 Bounded: at most 40 sessions, each action times out after 60 s, the whole run after
 ``--max-minutes``. The browser runs on the same machine as the server, so on a small machine the
@@ -266,11 +268,14 @@ def summary(sessions: list[Session]) -> dict:
 
 
 def browser_executable(nice: bool, folder: Path) -> str:
-    """Chromium, or a wrapper that runs it at the lowest CPU priority."""
+    """Chromium, or a wrapper that runs it at the lowest CPU priority: its scheduling group
+    (where the kernel has them) and then each process."""
     if not nice:
         return CHROMIUM
     wrapper = folder / "chromium-nice"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\necho 19 > /proc/self/autogroup 2>/dev/null\nexec nice -n 19 {CHROMIUM} "$@"\n'
+    )
     wrapper.chmod(0o755)
     return str(wrapper)
 
