@@ -66,6 +66,18 @@ from tests.browser.harness import (  # noqa: E402
 )
 
 ACTION_MS = 60_000
+# What a page that did not get its result shows: the app's run state, the progress bar, and
+# whether the prompt to press the button is still there.
+STATE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const bar = document.querySelector('[data-testid="stProgress"]');
+  return {
+    connection: app && app.dataset.testConnectionState,
+    script: app && app.dataset.testScriptState,
+    progress: bar ? bar.innerText.trim() : null,
+    prompt: document.body.innerText.includes('Press the button to run'),
+  };
+}"""
 MAIN_IMAGE = '[data-testid="stImage"] img'
 MAP_POINTS_JS = "(n) => document.querySelectorAll('.scatterlayer .point').length > n"
 
@@ -183,9 +195,13 @@ class Session:
 
         async def run():
             await self.page.get_by_role("button", name="Fill in the hidden part").click()
-            await self.page.get_by_text("completion 1", exact=True).first.wait_for(
-                timeout=ACTION_MS
-            )
+            try:
+                await self.page.get_by_text("completion 1", exact=True).first.wait_for(
+                    timeout=ACTION_MS
+                )
+            except Exception as e:  # say how far the page got
+                state = await self.page.evaluate(STATE_JS)
+                raise TimeoutError(f"no completions; page {state}") from e
             await self.idle()
 
         await self.timed("inpainting", run())
