@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -161,12 +162,13 @@ print(rss_mb() - before)
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux /proc")
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc" or not Path("/proc/self/status").exists(),
+    reason="glibc's malloc on Linux",
+)
 def test_memory_freed_by_the_server_threads_goes_back_to_the_system():
     """What ``python -m app`` sets up: 8 runs on their own threads free 456 of 480 MB; the
     process keeps about the 24 MB still referenced, not what the threads' arenas held on to."""
-    if not __import__("app.__main__").__main__.tune_malloc():
-        pytest.skip("not glibc")
     grown = {}
     for mode in ("plain", "tuned"):
         out = subprocess.run(

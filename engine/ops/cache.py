@@ -191,15 +191,10 @@ class ResultCache:
     def _compute(self, key: str, pending: Future, compute: Callable[[], T]) -> T:
         try:
             value = compute()
-        except Exception as err:
+        except BaseException as err:
             with self._lock:
                 del self._pending[key]
-            pending.set_exception(err)
-            raise
-        except BaseException:
-            with self._lock:
-                del self._pending[key]
-            pending.set_exception(_Abandoned())
+            pending.set_exception(err if isinstance(err, Exception) else _Abandoned())
             raise
         with self._lock:
             del self._pending[key]
