@@ -179,6 +179,26 @@ def test_memory_freed_by_the_server_threads_goes_back_to_the_system():
     assert grown["plain"] > 2 * grown["tuned"], grown  # the setting is what made the difference
 
 
+_RUNNER_GC = """
+from streamlit import config
+from app.__main__ import config_flags
+flags = dict(f[2:].split("=", 1) for f in config_flags())
+opts = {k: {"true": True, "false": False}.get(v, v) for k, v in flags.items()}
+config.get_config_options(force_reparse=True, options_from_flags=opts)
+print(config.get_option("runner.postScriptGC"))
+"""
+
+
+def test_a_script_run_does_not_end_in_a_full_garbage_collection():
+    """Streamlit's default collects all of the heap after each run: about 0.2 s with torch
+    loaded, holding the lock every other session's run needs. The server as ``make run`` starts
+    it (Streamlit reading the app's flags) leaves collection to Python."""
+    out = subprocess.run(
+        [sys.executable, "-c", _RUNNER_GC], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_results_from_an_upload_are_not_shared():
     digit = Image.new("L", (60, 80), 255)
     digit.paste(0, (25, 10, 35, 70))
