@@ -54,5 +54,7 @@ page = st.navigation(pages)
 try:
     page.run()
 finally:
-    state.sync()  # the bound widget values of this run into the URL
-    resources.log_run(page.url_path or "home", time.perf_counter() - started)
+    try:
+        state.sync()  # the bound widget values of this run into the URL
+    finally:  # also when the run was stopped or restarted and sync could not write
+        resources.log_run(page.url_path or "home", time.perf_counter() - started)

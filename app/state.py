@@ -100,6 +100,13 @@ def sync() -> None:
     remember(**values)
 
 
+def stop() -> None:
+    """``st.stop()`` that first writes this run's choices into the URL: after a stop Streamlit
+    sends nothing more, so the :func:`sync` at the end of the run could not."""
+    sync()
+    st.stop()
+
+
 def model_choice(names: list[str], *, key: str = "model", label: str = "Model") -> str:
     """A model picker that starts from the URL and is remembered in it."""
     return st.selectbox(label, names, key=bind(key, names[0], choices=names))

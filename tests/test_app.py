@@ -102,6 +102,16 @@ def test_a_bad_url_value_falls_back_to_the_default():
     assert by_label(at.slider, "Temperature").value == pytest.approx(1.0)
 
 
+def test_choices_on_a_page_waiting_for_its_button_are_kept_in_the_link():
+    """The inpainting page stops before its button is pressed; the link still follows."""
+    at = ok(page("inpaint", model="mnist-vae", mask="centre square", digit=3))
+    by_label(at.selectbox, "Mask").set_value("bottom half").run()
+    by_label(at.selectbox, "Digit").set_value(5).run()
+    assert "Press the button" in " ".join(c.value for c in ok(at).caption)
+    assert at.query_params["mask"] in ("bottom half", ["bottom half"])
+    assert at.query_params["digit"] in ("5", ["5"])
+
+
 def test_private_results_stay_in_a_bounded_session_cache():
     def script():
         from app import resources as R

@@ -14,7 +14,7 @@ ui.teaching_note(
     "times measured here for this page."
 )
 if ui.no_models():
-    st.stop()
+    state.stop()
 
 entries = R.generative_entries()
 shapes = {}
@@ -31,10 +31,10 @@ chosen = st.multiselect(
 )
 if len(chosen) < 2:
     st.info("Choose at least two models.")
-    st.stop()
+    state.stop()
 if len({R.model_facts(n)["image_shape"] for n in chosen}) > 1:
     st.error("These models make images of different sizes; choose models of one size.")
-    st.stop()
+    state.stop()
 
 c1, c2, c3, c4 = st.columns(4)
 seed = c1.number_input("Seed", 0, 2**31 - 1, key=state.bind("seed", 0, low=0))

@@ -15,7 +15,7 @@ ui.teaching_note(
 names = [e.name for e in R.generative_entries() if R.training_grids(e.name)]
 if not names:
     st.warning("No loaded checkpoint has sample grids from its training.")
-    st.stop()
+    state.stop()
 name = state.model_choice(names)
 grids = R.training_grids(name)
 epochs = [g[0] for g in grids]

@@ -22,7 +22,7 @@ ui.teaching_note(
     "how unusual the image is to the model, as a percentile of real test digits."
 )
 if ui.no_models():
-    st.stop()
+    state.stop()
 
 entries = R.inpainting_entries()
 names = [e.name for e in entries]
@@ -90,7 +90,7 @@ def model_input(name: str):
 
 
 if test_index is None and raw is None:
-    st.stop()
+    state.stop()
 
 chosen = None  # set once the image and the mask are ready
 with ui.one_line_errors("the image"):
@@ -133,10 +133,10 @@ with ui.one_line_errors("the image"):
         st.session_state["inpaint_go"] = True
     if not st.session_state.get("inpaint_go"):
         st.caption("Press the button to run the chosen models (a few seconds each).")
-        st.stop()
+        state.stop()
 
 if chosen is None:
-    st.stop()
+    state.stop()
 private = test_index is None  # results from the user's own image stay in this session
 for name in chosen:
     st.markdown(f"#### {name} · {R.inpaint_method(name)}")

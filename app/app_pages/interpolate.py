@@ -14,7 +14,7 @@ ui.teaching_note(
     "draws a faded image there. **Extrapolation** continues past both ends."
 )
 if ui.no_models():
-    st.stop()
+    state.stop()
 
 names = [e.name for e in R.generative_entries()]
 SOURCES = ["seed", "test digit", "upload", "map pick"]
@@ -65,7 +65,7 @@ extra = c2.slider(
 )
 
 if a is None or b is None:
-    st.stop()
+    state.stop()
 
 for method in ("lerp", "slerp"):
     with ui.one_line_errors(f"{method} interpolation"):

@@ -19,7 +19,7 @@ ui.teaching_note(
 names = [e.name for e in R.generative_entries() if R.latent_map(e.name) is not None]
 if not names:
     st.warning("No loaded checkpoint has a latent map (build one with `python -m engine map`).")
-    st.stop()
+    state.stop()
 
 top = st.columns([2, 1, 1, 2])
 with top[0]:

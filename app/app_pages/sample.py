@@ -13,7 +13,7 @@ ui.teaching_note(
     "(cleaner, less varied), above 1 more unusual (more varied, more broken)."
 )
 if ui.no_models():
-    st.stop()
+    state.stop()
 
 names = [e.name for e in R.generative_entries()]
 

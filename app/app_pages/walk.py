@@ -16,7 +16,7 @@ ui.teaching_note(
     "browser: drag its slider to scrub through it like a video."
 )
 if ui.no_models():
-    st.stop()
+    state.stop()
 
 names = [e.name for e in R.generative_entries()]
 controls, view = st.columns([1, 2])
@@ -46,7 +46,7 @@ with controls:
 
 if not chosen:
     view.info("Choose at least one direction.")
-    st.stop()
+    state.stop()
 
 with view:
     with ui.one_line_errors("walk"):
