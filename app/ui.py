@@ -127,8 +127,9 @@ def scrubber(
     px: int = 224,
     label: str = "scrub",
 ) -> None:
-    """Frames already in the browser with their own slider: scrubbing needs no server round trip."""
-    uris = [R.data_uri(R.upscale(im, px)) for im in images]
+    """Frames already in the browser with their own slider: scrubbing needs no server round trip.
+    The frames go at their own size and the browser scales them without smoothing."""
+    uris = [R.data_uri(im) for im in images]
     body = SCRUBBER.format(
         first=uris[start],
         px=px,

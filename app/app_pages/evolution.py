@@ -34,7 +34,7 @@ with ui.one_line_errors("training grids"):
     )
     st.download_button(
         "Download as GIF",
-        R.grids_gif(name),
+        lambda: R.grids_gif(name),  # made when asked for, not on every run
         f"{name}-training.gif",
         "image/gif",
         icon=":material/gif:",

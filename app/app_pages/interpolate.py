@@ -79,7 +79,7 @@ for method in ("lerp", "slerp"):
         d1, d2, _ = st.columns([1, 1, 3])
         d1.download_button(
             "Strip PNG",
-            R.png(R.strip(frames)),
+            lambda frames=frames: R.png(R.strip(frames)),  # made when asked for
             f"{name}-{method}.png",
             "image/png",
             key=f"png_{method}",
@@ -87,7 +87,7 @@ for method in ("lerp", "slerp"):
         )
         d2.download_button(
             "GIF",
-            R.gif(frames),
+            lambda frames=frames: R.gif(frames),
             f"{name}-{method}.gif",
             "image/gif",
             key=f"gif_{method}",

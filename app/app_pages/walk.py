@@ -67,14 +67,14 @@ with view:
         c1, c2 = st.columns(2)
         c1.download_button(
             "Download GIF",
-            R.gif(frames),
+            lambda: R.gif(frames),  # made when asked for, not on every run
             f"{name}-walk-{chosen[0]}.gif",
             "image/gif",
             icon=":material/gif:",
         )
         c2.download_button(
             "Download strip PNG",
-            R.png(R.strip(frames)),
+            lambda: R.png(R.strip(frames)),
             f"{name}-walk-{chosen[0]}.png",
             "image/png",
             icon=":material/download:",

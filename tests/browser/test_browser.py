@@ -197,3 +197,18 @@ def test_walk_scrubber_changes_the_frame(page, server, artifacts, request):
     frame.wait_for_function("() => window.scrubTimes.length >= 4", timeout=5_000)
     shoot(page, artifacts, "walk-scrubbed")
     assert_clean(page, request)
+
+
+def test_walk_downloads_its_strip_as_a_gif(page, server, request, tmp_path):
+    """Exports are made when their button is pressed: the file still arrives, whole."""
+    open_page(page, server.url, "walk", timeout_ms=FIRST_RUN_MS)
+    scrubber_frame(page)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download GIF").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name.endswith(".gif")
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 25  # the strip's 25 frames
+    wait_idle(page)
+    assert_clean(page, request)
