@@ -123,9 +123,11 @@ def _load(path: str):
     return engine.load(path, device="cpu").eval()
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def catalog() -> list[Entry]:
-    """Every checkpoint folder under the roots; a broken one is listed with its error."""
+@st.cache_resource(ttl=60, show_spinner=False)
+def catalog() -> tuple[Entry, ...]:
+    """Every checkpoint folder under the roots; a broken one is listed with its error. Looked at
+    again after a minute; shared as it is, not copied per call: a page asks for it many times a
+    run. Entries are frozen and their cards only read."""
     entries, seen = [], set()
     for root in checkpoint_roots():
         if not root.is_dir():
@@ -143,7 +145,7 @@ def catalog() -> list[Entry]:
                 entries.append(Entry(name, str(folder), model.kind, card.get("dataset"), card))
             except EngineError as e:
                 entries.append(Entry(name, str(folder), None, None, error=str(e)))
-    return entries
+    return tuple(entries)
 
 
 KIND_ORDER = {"vae": 0, "gan": 1, "flow": 2}  # the first is every page's default model

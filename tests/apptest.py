@@ -19,8 +19,10 @@ def fresh_catalog(monkeypatch):
     """No extra checkpoint roots, and no catalog cached by an earlier test (it is kept a minute)."""
     monkeypatch.delenv(R.EXTRA_ROOTS_ENV, raising=False)
     st.cache_data.clear()
+    R.catalog.clear()
     yield
     st.cache_data.clear()
+    R.catalog.clear()
 
 
 def page(name: str, **query) -> AppTest:
