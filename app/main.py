@@ -1,7 +1,6 @@
 """latent-atlas: the Streamlit entry point (``make run``). Pages live in ``app/app_pages``."""
 
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,13 +47,13 @@ pages = [
 from app import resources, state  # noqa: E402
 
 resources.memory_trimmer()  # once per server
-started = time.perf_counter()
 state.start_run()
 page = st.navigation(pages)
-try:
-    page.run()
-finally:
+name = page.url_path or "home"
+# A page's first run in a session (a link opened, or another page left) is logged apart from the
+# runs that answer a click or a widget on it: the load test times those two apart.
+with resources.timed_run(f"{name} open" if state.page_opened(name) else name, whole_page=True):
     try:
+        page.run()
+    finally:
         state.sync()  # the bound widget values of this run into the URL
-    finally:  # also when the run was stopped or restarted and sync could not write
-        resources.log_run(page.url_path or "home", time.perf_counter() - started)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import json
 import os
@@ -62,6 +63,26 @@ def log_run(page: str, seconds: float) -> None:
     line = json.dumps(row)
     with _run_log_lock, open(path, "a") as f:
         f.write(line + "\n")
+
+
+_page_running = threading.local()  # each session's runs happen on its script thread
+
+
+@contextlib.contextmanager
+def timed_run(label: str, *, whole_page: bool):
+    """Log one script run as ``label`` when it ends, also by an exception (a stop, a rerun).
+    A fragment's run (``whole_page=False``) is logged only when the fragment reruns on its own;
+    inside its page's run it is part of that run's time."""
+    if not whole_page and getattr(_page_running, "on", False):
+        yield
+        return
+    _page_running.on = whole_page
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        _page_running.on = False
+        log_run(label, time.perf_counter() - started)
 
 
 @st.cache_resource(show_spinner=False)

@@ -100,6 +100,14 @@ def sync() -> None:
     remember(**values)
 
 
+def page_opened(path: str) -> bool:
+    """True on the first run of the page ``path`` in this session: opened by a link, or reached
+    from another page. False on the runs that follow a widget or a click on it."""
+    opened = st.session_state.get("_page") != path
+    st.session_state["_page"] = path
+    return opened
+
+
 def stop() -> None:
     """``st.stop()`` that first writes this run's choices into the URL: after a stop Streamlit
     sends nothing more, so the :func:`sync` at the end of the run could not."""

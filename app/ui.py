@@ -7,7 +7,6 @@ import functools
 import html
 import json
 import logging
-import time
 
 import streamlit as st
 from PIL import Image
@@ -22,11 +21,8 @@ def fragment(panel: str):
     def wrap(fn):
         @functools.wraps(fn)
         def run(*args, **kwargs):
-            started = time.perf_counter()
-            try:
+            with R.timed_run(panel, whole_page=False):
                 return fn(*args, **kwargs)
-            finally:
-                R.log_run(panel, time.perf_counter() - started)
 
         return st.fragment(run)
 

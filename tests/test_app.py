@@ -144,11 +144,25 @@ def test_each_script_run_is_logged_for_the_load_test(tmp_path, monkeypatch):
     at = ok(page("sample", n=16, seed=77))
     by_label(at.slider, "Temperature").set_value(0.5).run()
     rows = [json.loads(line) for line in log.read_text().splitlines()]
-    # each run: the sample panel (a fragment, timed on its own) and the whole page around it
-    assert [r["page"] for r in rows] == ["sample panel", "sample"] * 2
+    # the page opened, then a run that answers the slider (AppTest reruns the whole page)
+    assert [r["page"] for r in rows] == ["sample open", "sample"]
     assert all(r["s"] > 0 for r in rows)
     grid = rows[-1]["shared_mb"]  # the two grids of seed 77 are in the shared cache
     assert grid == pytest.approx(R._shared_cache().bytes / 2**20, abs=0.05)
+
+
+def test_a_fragment_is_logged_apart_only_when_it_reruns_alone(tmp_path, monkeypatch):
+    log = tmp_path / "runs.jsonl"
+    monkeypatch.setenv(R.RUN_LOG_ENV, str(log))
+    with R.timed_run("page", whole_page=True):
+        with R.timed_run("panel", whole_page=False):  # inside its page's run
+            pass
+    with R.timed_run("panel", whole_page=False):  # a slider in the panel moved
+        pass
+    with pytest.raises(KeyboardInterrupt), R.timed_run("page", whole_page=True):
+        raise KeyboardInterrupt  # a run stopped early is logged too
+    rows = [json.loads(line)["page"] for line in log.read_text().splitlines()]
+    assert rows == ["page", "panel", "page"]
 
 
 _THREADS_FREE = r"""
