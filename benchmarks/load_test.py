@@ -3,8 +3,8 @@
 Starts the app the way ``make run`` does (``python -m app``) on a free local port, then:
 
 1. one session runs the scenario alone (the baseline latencies);
-2. ``--sessions`` sessions (default 20) run it at the same time, each with its own seed and a
-   seeded think time between actions, like students in a class;
+2. ``--sessions`` sessions (default 20) run it at the same time (``--class-rounds`` times),
+   each with its own seed and a seeded think time between actions, like students in a class;
 3. a soak: one session does ``--soak`` interactions (default 500: slider moves and map clicks);
 4. every session is closed, and after Streamlit has let go of disconnected sessions (it keeps
    them 2 minutes for a reconnect) the server's memory is read again;
@@ -24,6 +24,15 @@ logs the runs that answer an interaction (``sample panel`` and ``walk panel``: a
 fragment; ``inpaint``: the button; ``map``: a click) apart from a page's first run in a session
 (``... open``), which the report lists on its own.
 
+``--crowd protocol`` runs the class without browsers: each session sends the messages its page
+would send over Streamlit's websocket and fetches the images the page would show
+(``benchmarks/protocol_client.py``), so the server is loaded as by 20 students while nothing
+renders here; these actions are timed to the end of their run with the images fetched. One
+browser session (the observer) runs the scenario again and again meanwhile, timed in the
+browser as above: what a student whose browser has its own machine would see. A classroom's
+browsers run on the students' laptops; with ``--crowd browser`` (the default) all 20 render on
+this machine's two cores beside the server.
+
 ``--nice-clients`` starts the browser at the lowest CPU priority, so the server's runs go first,
 as they would with the students' browsers on their own laptops; the browser-side times then
 include the pages waiting for what CPU is left. ``nice`` alone does not do it: Playwright starts
@@ -35,6 +44,7 @@ Bounded: at most 40 sessions, each action times out after 60 s, the whole run af
 client's own rendering competes with the server: the figures are an upper bound.
 
     python benchmarks/load_test.py --sessions 20 --out load.json
+    python benchmarks/load_test.py --crowd protocol --nice-clients --classes 2 --soak 200
 """
 
 from __future__ import annotations
@@ -54,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright  # noqa: E402
 
+from benchmarks.protocol_client import ProtocolClient, ProtocolError, plotly_point  # noqa: E402
 from tests.browser.harness import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -93,13 +104,36 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-class Session:
-    def __init__(self, browser, base: str, index: int, think: tuple[float, float]):
-        self.browser, self.base, self.index = browser, base, index
+class Actor:
+    """One student: a seeded think time between actions, and the time of each action."""
+
+    def __init__(self, index: int, think: tuple[float, float]):
+        self.index = index
         self.rng = random.Random(index)
         self.think = think
         self.times: dict[str, list[float]] = {}
         self.errors: list[str] = []
+
+    async def pause(self):
+        lo, hi = self.think
+        if hi > 0:
+            await asyncio.sleep(self.rng.uniform(lo, hi))
+
+    async def timed(self, name: str, coro):
+        start = time.perf_counter()
+        try:
+            await coro
+            self.times.setdefault(name, []).append(time.perf_counter() - start)
+        except Exception as e:  # a timeout or a vanished element: an error of this session
+            self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+
+
+class Session(Actor):
+    """A student in a browser page."""
+
+    def __init__(self, browser, base: str, index: int, think: tuple[float, float]):
+        super().__init__(index, think)
+        self.browser, self.base = browser, base
 
     async def start(self):
         self.context = await self.browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -120,18 +154,8 @@ class Session:
         if shows:  # else the first move would time from a page without its picture yet
             await self.page.wait_for_function(IMAGE_READY_JS, arg=shows, timeout=ACTION_MS)
 
-    async def pause(self):
-        lo, hi = self.think
-        if hi > 0:
-            await asyncio.sleep(self.rng.uniform(lo, hi))
-
     async def timed(self, name: str, coro):
-        start = time.perf_counter()
-        try:
-            await coro
-            self.times.setdefault(name, []).append(time.perf_counter() - start)
-        except Exception as e:  # a timeout or a vanished element: an error of this session
-            self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+        await super().timed(name, coro)
         found = await self.page.locator(ERROR_SELECTOR).all_inner_texts()
         self.errors += [f"{name}: page shows: {t.strip()[:120]}" for t in found]
 
@@ -249,6 +273,83 @@ class Session:
         await self.map_click()
 
 
+class ProtocolSession(Actor):
+    """The same student and scenario, sending what the browser page would send but drawing
+    nothing (``benchmarks/protocol_client.py``). Each page is opened in a new session, as a
+    link is. An action counts when its run has ended, its images are fetched and they show the
+    change the browser session waits for."""
+
+    def __init__(self, base: str, index: int, think: tuple[float, float]):
+        super().__init__(index, think)
+        self.base = base
+        self.client: ProtocolClient | None = None
+
+    async def start(self):
+        pass
+
+    async def close(self):
+        if self.client:
+            await self.client.close()
+
+    async def open(self, page: str, query: str):
+        await self.close()
+        self.client = ProtocolClient(self.base, timeout_s=ACTION_MS / 1000)
+        await self.client.connect()
+        await self.client.open(page, query)
+
+    async def slide(self, label: str, right: bool):
+        c = self.client
+        step = c.element(label).step
+        value = c.values[label][0] + (step if right else -step)
+        before = c.image_urls()[-1]
+        await c.set_widget(label, double_array_value=[round(value, 6)])
+        if c.image_urls()[-1] == before:
+            raise ProtocolError(f"{label} -> {value}: the picture did not change")
+
+    async def sample(self, moves: int = 2):
+        await self.open("sample", f"model=mnist-vae&seed={1000 + self.index}&n=16")
+        for i in range(moves):
+            await self.pause()
+            await self.timed("sample slider", self.slide("Temperature", i % 2 == 0))
+
+    async def walk(self, moves: int = 2):
+        await self.open("walk", f"model=mnist-vae&seed={self.index}&fam=principal&dirs=PC+1")
+        for i in range(moves):
+            await self.pause()
+            await self.timed("walk slider", self.slide("PC 1", i % 2 == 0))
+
+    async def inpaint(self):
+        query = f"model=mnist-vae&mask=centre+square&digit={self.index % 10}&k=4"
+        await self.open("inpaint", query)
+        await self.pause()
+
+        async def run():
+            await self.client.set_widget("Fill in the hidden part", trigger_value=True)
+            if "completion 1" not in self.client.captions():
+                raise ProtocolError("no completions on the page")
+
+        await self.timed("inpainting", run())
+
+    async def map_click(self):
+        await self.open("map", "model=mnist-vae")
+        await self.pause()
+        point = plotly_point(self.client.element("plotly_chart"), 0, self.rng.randrange(300))
+
+        async def click():
+            await self.client.set_widget("plotly_chart", string_value=json.dumps(point))
+            if not any(c.startswith("decoded at (") for c in self.client.captions()):
+                raise ProtocolError("no decoded image on the page")
+
+        await self.timed("map click", click())
+
+    async def scenario(self):
+        await self.sample()
+        await self.walk()
+        await self.inpaint()
+        await self.map_click()
+        await self.close()
+
+
 def _p95(values: list[float]) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
@@ -299,18 +400,37 @@ def browser_executable(nice: bool, folder: Path) -> str:
     return str(wrapper)
 
 
-async def run_class(browser, url: str, first: int, args) -> list[Session]:
-    """``args.sessions`` sessions (indices ``first``...) run the scenario at once; all closed."""
-    crowd = [
-        Session(browser, url, first + i, (args.think_min, args.think_max))
-        for i in range(args.sessions)
-    ]
+async def run_class(
+    browser, url: str, first: int, args, observer: Session | None = None
+) -> list[Actor]:
+    """``args.sessions`` sessions (indices ``first``...) run the scenario at once; all closed.
+    An ``observer`` (a browser session) runs the scenario again and again until they are done."""
+    think = (args.think_min, args.think_max)
+    if args.crowd == "protocol":
+        crowd: list[Actor] = [ProtocolSession(url, first + i, think) for i in range(args.sessions)]
+    else:
+        crowd = [Session(browser, url, first + i, think) for i in range(args.sessions)]
     await asyncio.gather(*(s.start() for s in crowd))
+
+    async def observe():
+        await observer.start()
+        while True:
+            await observer.scenario()
+
+    async def rounds(student: Actor):
+        for _ in range(args.class_rounds):
+            await student.scenario()
+
+    watching = asyncio.create_task(observe()) if observer else None
     try:
         await asyncio.wait_for(
-            asyncio.gather(*(s.scenario() for s in crowd)), timeout=args.max_minutes * 60
+            asyncio.gather(*(rounds(s) for s in crowd)), timeout=args.max_minutes * 60
         )
     finally:
+        if watching:
+            watching.cancel()  # an action cut short is not counted
+            await asyncio.gather(watching, return_exceptions=True)
+            await observer.close()
         await asyncio.gather(*(s.close() for s in crowd))
     return crowd
 
@@ -338,7 +458,9 @@ async def main(args) -> dict:
     server = Server(app_command(port), port, log_path=Path(args.log)).start()
     report: dict = {
         "sessions": args.sessions,
+        "crowd": args.crowd,
         "think_s": [args.think_min, args.think_max],
+        "class_rounds": args.class_rounds,
         "settle_s": args.settle,
         "nice_clients": args.nice_clients,
     }
@@ -362,6 +484,14 @@ async def main(args) -> dict:
             report["one_session"] = summary([solo])
             report["server_one_session"] = server_summary(runs, solo_start, time.time())
             report["one_session_errors"] = solo.errors
+            if args.crowd == "protocol":  # the crowd's own baseline: one such session alone
+                # index 808: seeds and a digit (8) the warm-up and the browser session left
+                # uncomputed, so its first round computes as the class's sessions do
+                alone = ProtocolSession(server.url, 808, (args.think_min, args.think_max))
+                for _ in range(args.solo_rounds):
+                    await alone.scenario()
+                report["protocol_one_session"] = summary([alone])
+                report["one_session_errors"] += alone.errors
 
             await asyncio.sleep(args.settle)  # the level a class starts from, trimmed as after it
             report["rss_before_class_mb"] = round(rss_mb(server.proc.pid), 1)
@@ -374,11 +504,17 @@ async def main(args) -> dict:
 
             watcher = asyncio.create_task(watch())
             start, crowd_start = time.perf_counter(), time.time()
-            crowd = await run_class(browser, server.url, 1, args)
+            observer = None
+            if args.crowd == "protocol":  # what one student sees in the browser meanwhile
+                observer = Session(browser, server.url, 900, (args.think_min, args.think_max))
+            crowd = await run_class(browser, server.url, 1, args, observer)
             report["crowd_wall_s"] = round(time.perf_counter() - start, 1)
             report["server_concurrent"] = server_summary(runs, crowd_start, time.time())
             report["concurrent"] = summary(crowd)
             report["concurrent_errors"] = [e for s in crowd for e in s.errors]
+            if observer:
+                report["observer"] = summary([observer])
+                report["concurrent_errors"] += observer.errors
             report["rss_peak_mb"] = round(peak[0], 1)
 
             if args.soak:
@@ -464,7 +600,25 @@ def table(r: dict) -> str:
         "| action | one session median / p95 (s) | concurrent median / p95 (s) | p95 ratio (target <= 2) |",
         "|---|---|---|---|",
     ]
-    lines += _ratio_rows(r["one_session"], r["concurrent"])
+    if r.get("crowd") == "protocol":
+        lines[0] = (
+            f"{r['sessions']} concurrent sessions without a browser, think time "
+            f"{r['think_s'][0]}-{r['think_s'][1]} s; one browser session (the observer) meanwhile"
+            + (", at nice 19" if r.get("nice_clients") else "")
+        )
+        lines[2] = lines[2].replace("concurrent", "observer during the class")
+        lines += _ratio_rows(r["one_session"], r.get("observer", {}))
+        lines += [
+            "",
+            "The class's sessions, each action timed to the end of its run and its images fetched:",
+            "",
+            "| action | one session alone median / p95 (s) | concurrent median / p95 (s) "
+            "| p95 ratio (target <= 2) |",
+            "|---|---|---|---|",
+        ]
+        lines += _ratio_rows(r["protocol_one_session"], r["concurrent"])
+    else:
+        lines += _ratio_rows(r["one_session"], r["concurrent"])
     lines += [
         "",
         "Server side, the run that answers each interaction (timed by the app):",
@@ -507,10 +661,20 @@ if __name__ == "__main__":
     ap.add_argument("--solo-rounds", type=int, default=3)
     ap.add_argument("--think-min", type=float, default=1.0)
     ap.add_argument("--think-max", type=float, default=3.0)
+    ap.add_argument(
+        "--class-rounds", type=int, default=1, help="times each student runs the scenario"
+    )
     ap.add_argument("--soak", type=int, default=500)
     ap.add_argument("--classes", type=int, default=1, help="more classes after the first")
     ap.add_argument("--expire-wait", type=float, default=130.0, help="Streamlit keeps 120 s")
     ap.add_argument("--nice-clients", action="store_true", help="browser at nice 19")
+    ap.add_argument(
+        "--crowd",
+        choices=["browser", "protocol"],
+        default="browser",
+        help="the class as browser pages, or as sessions that send the same messages without a "
+        "browser while one browser session (the observer) measures what a student sees",
+    )
     ap.add_argument("--settle", type=float, default=40.0, help="then read memory again")
     ap.add_argument("--max-minutes", type=float, default=20.0)
     ap.add_argument("--log", default="logs/load-test-server.log")
@@ -518,6 +682,8 @@ if __name__ == "__main__":
     args = ap.parse_args()
     if not 1 <= args.sessions <= 40:
         ap.error("--sessions must be 1 to 40 (this test stays bounded)")
+    if not 1 <= args.class_rounds <= 5:
+        ap.error("--class-rounds must be 1 to 5 (this test stays bounded)")
     if not 1 <= args.classes <= 5:
         ap.error("--classes must be 1 to 5 (this test stays bounded)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
