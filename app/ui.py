@@ -53,6 +53,13 @@ def one_line_errors(what: str = ""):
         )
 
 
+def download_button(where, *args, **kwargs):
+    """``where.download_button`` that does not rerun the page when clicked. A rerun would also
+    replace a file made on the click (``data`` a function) while the browser is fetching it:
+    under load the browser then waited forever."""
+    return where.download_button(*args, on_click="ignore", **kwargs)
+
+
 def latency(timed: R.Timed, what: str = "") -> None:
     st.caption(f"{what + ' · ' if what else ''}{timed.caption}")
 

@@ -32,7 +32,8 @@ with ui.one_line_errors("training grids"):
         f"{len(grids)} grids over {card.get('epochs', '?')} epochs "
         f"({card.get('steps', '?')} steps, {card.get('wall_time_s', 0) / 60:.0f} min)"
     )
-    st.download_button(
+    ui.download_button(
+        st,
         "Download as GIF",
         lambda: R.grids_gif(name),  # made when asked for, not on every run
         f"{name}-training.gif",

@@ -190,7 +190,8 @@ for name in chosen:
         if len(res.frames) > 1:
             with st.expander("progress frames"):
                 ui.image(st, R.row_pils(res.frames), width="stretch")
-        st.download_button(
+        ui.download_button(
+            st,
             "Download completions PNG",
             R.png(R.row_pils([R.masked_view(x, known), *res.completions, res.mean])),
             f"{name}-inpainting.png",

@@ -77,7 +77,8 @@ for method in ("lerp", "slerp"):
         ui.image(st, R.strip(frames), width="stretch")
         ui.latency(timed, f"{steps} frames in one batch")
         d1, d2, _ = st.columns([1, 1, 3])
-        d1.download_button(
+        ui.download_button(
+            d1,
             "Strip PNG",
             lambda frames=frames: R.png(R.strip(frames)),  # made when asked for
             f"{name}-{method}.png",
@@ -85,7 +86,8 @@ for method in ("lerp", "slerp"):
             key=f"png_{method}",
             icon=":material/download:",
         )
-        d2.download_button(
+        ui.download_button(
+            d2,
             "GIF",
             lambda frames=frames: R.gif(frames),
             f"{name}-{method}.gif",

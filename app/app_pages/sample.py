@@ -40,7 +40,8 @@ def panel() -> None:
             timed.value.png, width=560, caption=f"{name}, seed {seed}, temperature {temperature}"
         )
         ui.latency(timed)
-        st.download_button(
+        ui.download_button(
+            st,
             "Download PNG",
             timed.value.png,
             f"{name}-seed{seed}.png",

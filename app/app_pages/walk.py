@@ -65,14 +65,16 @@ with view:
         ui.latency(timed, "25 frames decoded in one batch")
         ui.image(st, R.strip(frames[::3]), caption="every third frame", width="stretch")
         c1, c2 = st.columns(2)
-        c1.download_button(
+        ui.download_button(
+            c1,
             "Download GIF",
             lambda: R.gif(frames),  # made when asked for, not on every run
             f"{name}-walk-{chosen[0]}.gif",
             "image/gif",
             icon=":material/gif:",
         )
-        c2.download_button(
+        ui.download_button(
+            c2,
             "Download strip PNG",
             lambda: R.png(R.strip(frames)),
             f"{name}-walk-{chosen[0]}.png",
@@ -121,7 +123,8 @@ combined(name, int(seed), family, chosen)
 with st.expander("Saved directions: export or load a file"):
     saved = R.saved_directions(name)
     if saved:
-        st.download_button(
+        ui.download_button(
+            st,
             "Download saved directions (JSON)",
             R.directions_json(name),
             f"{name}-directions.json",
