@@ -119,6 +119,13 @@ class Actor:
         if hi > 0:
             await asyncio.sleep(self.rng.uniform(lo, hi))
 
+    async def scenario(self):
+        """Sample page, latent walk, inpainting, latent map: the pages as a class takes them."""
+        await self.sample()
+        await self.walk()
+        await self.inpaint()
+        await self.map_click()
+
     async def timed(self, name: str, coro):
         start = time.perf_counter()
         try:
@@ -266,12 +273,6 @@ class Session(Actor):
 
             await self.timed("map click", click())
 
-    async def scenario(self):
-        await self.sample()
-        await self.walk()
-        await self.inpaint()
-        await self.map_click()
-
 
 class ProtocolSession(Actor):
     """The same student and scenario, sending what the browser page would send but drawing
@@ -341,13 +342,6 @@ class ProtocolSession(Actor):
                 raise ProtocolError("no decoded image on the page")
 
         await self.timed("map click", click())
-
-    async def scenario(self):
-        await self.sample()
-        await self.walk()
-        await self.inpaint()
-        await self.map_click()
-        await self.close()
 
 
 def _p95(values: list[float]) -> float:
@@ -490,6 +484,7 @@ async def main(args) -> dict:
                 alone = ProtocolSession(server.url, 808, (args.think_min, args.think_max))
                 for _ in range(args.solo_rounds):
                     await alone.scenario()
+                await alone.close()
                 report["protocol_one_session"] = summary([alone])
                 report["one_session_errors"] += alone.errors
 

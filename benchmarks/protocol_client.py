@@ -6,10 +6,9 @@ on the students' laptops, and here they would share the server's two cores. Each
 what the page would send (a widget's new value, with the fragment it lives in), waits for the
 script run to finish and fetches the images it made, as a browser does before it can draw them.
 
-    client = ProtocolClient("http://127.0.0.1:8501")
-    await client.connect()
-    await client.open("sample", "model=mnist-vae&seed=3")
-    await client.set_widget("Temperature", double_array_value=[1.05])
+    async with ProtocolClient("http://127.0.0.1:8501") as client:
+        await client.open("sample", "model=mnist-vae&seed=3")
+        await client.set_widget("Temperature", double_array_value=[1.05])
 
 Widgets are found by their label among the elements the session has received. The message
 formats are those of the installed Streamlit (``streamlit.proto``).
@@ -52,6 +51,13 @@ class ProtocolClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+    async def __aenter__(self) -> ProtocolClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
 
     async def open(self, page: str, query: str = "") -> None:
         """Go to a page, as a link would (a full run of it)."""

@@ -34,9 +34,7 @@ def run_async(coro) -> None:
 
 def test_a_session_without_a_browser_moves_a_slider_and_clicks_the_map(server):
     async def scenario():
-        client = ProtocolClient(server.url, timeout_s=120)
-        await client.connect()
-        try:
+        async with ProtocolClient(server.url, timeout_s=120) as client:
             await client.open("sample", "model=mnist-vae&seed=31&n=16&t=1.0")
             grid = client.image_urls()
             assert grid and client.values["Temperature"] == [1.0]
@@ -52,22 +50,16 @@ def test_a_session_without_a_browser_moves_a_slider_and_clicks_the_map(server):
 
             with pytest.raises(KeyError):  # a widget the page does not have
                 await client.set_widget("No such slider", double_array_value=[0.0])
-        finally:
-            await client.close()
 
     run_async(scenario())
 
 
 def test_an_error_on_the_page_fails_the_action(server):
     async def scenario():
-        client = ProtocolClient(server.url, timeout_s=120)
-        await client.connect()
-        try:
+        async with ProtocolClient(server.url, timeout_s=120) as client:
             await client.open("walk", "model=mnist-vae&seed=2&fam=principal&dirs=PC+1")
             # saving the combined move with every slider at 0: the page shows a one-line error
             with pytest.raises(ProtocolError, match="move at least one slider"):
                 await client.set_widget("Save direction", trigger_value=True)
-        finally:
-            await client.close()
 
     run_async(scenario())
