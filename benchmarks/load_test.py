@@ -366,7 +366,7 @@ def server_summary(log: Path, start: float, end: float) -> dict:
     }
 
 
-def summary(sessions: list[Session]) -> dict:
+def summary(sessions: list[Actor]) -> dict:
     out = {}
     names = sorted({n for s in sessions for n in s.times})
     for name in names:
@@ -381,17 +381,19 @@ def summary(sessions: list[Session]) -> dict:
     return out
 
 
-def browser_executable(nice: bool, folder: Path) -> str:
-    """Chromium, or a wrapper that runs it at the lowest CPU priority: its scheduling group
-    (where the kernel has them) and then each process."""
-    if not nice:
-        return CHROMIUM
-    wrapper = folder / "chromium-nice"
-    wrapper.write_text(
-        f'#!/bin/sh\necho 19 > /proc/self/autogroup 2>/dev/null\nexec nice -n 19 {CHROMIUM} "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    return str(wrapper)
+def launch(playwright, nice: bool = False, folder: Path | None = None):
+    """Start Chromium; with ``nice``, through a wrapper written in ``folder`` that runs it at the
+    lowest CPU priority: its scheduling group (where the kernel has them) and then each process."""
+    executable = CHROMIUM
+    if nice:
+        wrapper = folder / "chromium-nice"
+        wrapper.write_text(
+            "#!/bin/sh\necho 19 > /proc/self/autogroup 2>/dev/null\n"
+            f'exec nice -n 19 {CHROMIUM} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        executable = str(wrapper)
+    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
 
 
 async def run_class(
@@ -434,7 +436,7 @@ async def expire_sessions(url: str, wait_s: float) -> None:
     it drops them when a session next connects, so one visits."""
     await asyncio.sleep(wait_s)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await launch(p)
         probe = Session(browser, url, 0, (0, 0))
         await probe.start()
         await probe.open("")
@@ -461,8 +463,7 @@ async def main(args) -> dict:
     try:
         server.wait_healthy(120)
         async with async_playwright() as p:
-            executable = browser_executable(args.nice_clients, runs.parent)
-            browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            browser = await launch(p, args.nice_clients, runs.parent)
             warm = Session(browser, server.url, 999, (0, 0))
             await warm.start()
             await warm.scenario()  # models, maps and directions loaded once for everyone
@@ -549,8 +550,7 @@ async def main(args) -> dict:
         more = report["more_classes"] = []
         for k in range(1, args.classes):
             async with async_playwright() as p:
-                executable = browser_executable(args.nice_clients, runs.parent)
-                browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+                browser = await launch(p, args.nice_clients, runs.parent)
                 crowd = await run_class(browser, server.url, 100 * k + 1, args)
                 await browser.close()
             await expire_sessions(server.url, args.expire_wait)
