@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 import engine
+from app import workers
 from engine.errors import EngineError
 from engine.images import gif_bytes, gif_from_pils, make_grid, png_bytes, to_pil
 from engine.ops.anomaly import UNITS as ANOMALY_UNITS
@@ -489,8 +490,10 @@ def pixels(x: torch.Tensor) -> Image.Image:
 
 
 def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = True) -> Timed:
-    def compute():
-        return engine.reconstruct(model(name), x, generator=_gen(seed))
+    m = model(name)
+
+    def compute():  # a GAN's is an inversion: long work
+        return workers.call(lambda _: engine.reconstruct(m, x, generator=_gen(seed)))
 
     return run(name, "reconstruct", {"x": x, "seed": seed}, compute, private=private)
 
@@ -537,9 +540,15 @@ def inpaint(
     callback=None,
     private: bool = True,
 ) -> Timed:
+    m = model(name)
+
     def compute():
-        m = model(name)
-        res = engine.inpaint(m, x, known, samples=samples, generator=_gen(seed), callback=callback)
+        res = workers.call(
+            lambda step: engine.inpaint(
+                m, x, known, samples=samples, generator=_gen(seed), callback=step
+            ),
+            callback,
+        )
         hidden = ~known.expand_as(x)
         psnr = None
         if truth and hidden.any():
