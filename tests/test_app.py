@@ -355,6 +355,22 @@ def test_latent_map_layout_switch_changes_the_figure():
     assert not np.allclose(plotly_array(fig2["data"][0]["x"]), plotly_array(fig["data"][0]["x"]))
 
 
+def test_overlays_and_thumbnails_stay_on_the_map_of_the_session_that_chose_them():
+    """The map's points are built once for every session; one session's additions must not
+    reach the figure another session gets."""
+    mine = ok(page("map", model="mnist-vae"))
+    by_label(mine.multiselect, "Overlay").set_value(["16 samples"])
+    by_label(mine.toggle, "Thumbnails").set_value(True)
+    fig = json.loads(ok(mine.run()).get("plotly_chart")[0].proto.spec)
+    overlay = [t for t in fig["data"] if t.get("name", "").startswith("16 samples")]
+    assert len(overlay) == 1 and len(plotly_array(overlay[0]["x"])) == 16
+    assert len(fig["layout"].get("images", [])) == 80
+
+    other = json.loads(ok(page("map", model="mnist-vae")).get("plotly_chart")[0].proto.spec)
+    assert not [t for t in other["data"] if t.get("name", "").startswith("16 samples")]
+    assert not other["layout"].get("images")
+
+
 def test_compare_puts_models_side_by_side_with_a_table():
     at = ok(page("compare", models="mnist-vae,mnist-gan"))
     assert [h.value for h in at.subheader] == ["mnist-vae", "mnist-gan"]

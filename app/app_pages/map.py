@@ -1,5 +1,6 @@
 """Latent map: the model's codes of the training images laid out in 2-D; click to decode."""
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -38,10 +39,7 @@ overlays = top[3].multiselect("Overlay", OVERLAYS)
 st.caption(f"{len(lm.codes)} points: {lm.source}")
 
 xy = lm.xy[method]
-labels = lm.labels
-fig = go.Figure()
-known_labels = sorted(set(int(v) for v in labels))
-palette = [
+PALETTE = [
     "#1f77b4",
     "#ff7f0e",
     "#2ca02c",
@@ -53,32 +51,56 @@ palette = [
     "#bcbd22",
     "#17becf",
 ]
-for lab in known_labels:
-    rows = (labels == lab).nonzero()[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def base_figure(name: str, method: str) -> go.Figure:
+    """The map's points and its clickable grid, built once for every session (about 15 ms of
+    Python each time otherwise); read-only: a page that adds to it copies it first."""
+    lm = R.latent_map(name)
+    xy, labels = lm.xy[method], lm.labels
+    fig = go.Figure()
+    for lab in np.unique(labels).tolist():
+        rows = (labels == lab).nonzero()[0]
+        fig.add_trace(
+            go.Scatter(
+                x=xy[rows, 0],
+                y=xy[rows, 1],
+                mode="markers",
+                name=str(lab) if lab >= 0 else "?",
+                marker={"size": 5, "color": PALETTE[lab % 10] if lab >= 0 else "#999"},
+                customdata=rows,
+                hovertemplate=f"label {lab}<br>point %{{customdata}}<extra></extra>",
+            )
+        )
+    # An invisible grid, so a click on an empty place also selects something.
+    gx, gy = R.map_grid(xy)
     fig.add_trace(
         go.Scatter(
-            x=xy[rows, 0],
-            y=xy[rows, 1],
+            x=gx,
+            y=gy,
             mode="markers",
-            name=str(lab) if lab >= 0 else "?",
-            marker={"size": 5, "color": palette[lab % 10] if lab >= 0 else "#999"},
-            customdata=rows,
-            hovertemplate=f"label {lab}<br>point %{{customdata}}<extra></extra>",
+            marker={"size": 14, "opacity": 0.0},
+            showlegend=False,
+            hovertemplate="decode here<extra></extra>",
+            name="grid",
         )
     )
-# An invisible grid, so a click on an empty place also selects something.
-gx, gy = R.map_grid(xy)
-fig.add_trace(
-    go.Scatter(
-        x=gx,
-        y=gy,
-        mode="markers",
-        marker={"size": 14, "opacity": 0.0},
-        showlegend=False,
-        hovertemplate="decode here<extra></extra>",
-        name="grid",
+    fig.update_layout(
+        height=620,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        dragmode="pan",
+        legend={"title": "label", "itemsizing": "constant"},
+        clickmode="event+select",
     )
-)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, scaleanchor="x")
+    return fig
+
+
+fig = base_figure(name, method)
+if overlays or thumbs:
+    fig = go.Figure(fig)  # a copy of this session's own
 with ui.one_line_errors("overlay"):
     for what in overlays:
         label, pts = R.overlay_points(name, what, method, upload=st.session_state.get("map_upload"))
@@ -113,15 +135,6 @@ if thumbs:
             yanchor="middle",
             layer="above",
         )
-fig.update_layout(
-    height=620,
-    margin={"l": 10, "r": 10, "t": 10, "b": 10},
-    dragmode="pan",
-    legend={"title": "label", "itemsizing": "constant"},
-    clickmode="event+select",
-)
-fig.update_xaxes(showticklabels=False)
-fig.update_yaxes(showticklabels=False, scaleanchor="x")
 
 plot, side = st.columns([3, 1])
 with plot:
