@@ -62,8 +62,9 @@ def anomaly_score(
     x = x.to(model.device)
     if model.has("log_prob"):
         return model.bits_per_dim(x, generator=generator)
-    if model.has("elbo"):
-        return -torch.stack([model.elbo(x, generator=generator) for _ in range(samples)]).mean(0)
+    if model.has("elbo"):  # the mean of ``samples`` one-sample ELBOs, all in one batch
+        elbo = model.elbo(x.repeat(samples, 1, 1, 1), generator=generator)
+        return -elbo.view(samples, len(x)).mean(0)
     return invert(model, x, generator=generator, **inversion)[1]
 
 
