@@ -1,11 +1,12 @@
 """Long computations on low-priority threads, so that a class's slider moves and map clicks are
 not held up behind them.
 
-A script run that starts an inpainting or an inversion (a quarter of a second of CPU or more) hands it to a
-small pool of threads that run below the server's normal priority (``nice`` +10; Linux gives each
-thread its own). The script thread waits, and replays the computation's progress calls itself,
-since only it may update the page. Short runs of other sessions (a slider move, a click) then
-take the cores first, and the long ones share what is left in the order they came.
+A script run that starts an inpainting or an inversion (a quarter of a second of CPU or more)
+hands it to a small pool of threads that run below the server's normal priority (``nice`` +10;
+Linux gives each thread its own). The script thread waits, and replays the computation's
+progress calls itself, since only it may update the page. Short runs of other sessions (a slider
+move, a click) then take the cores first, and the long ones share what is left in the order they
+came.
 
 Measured with 8 VAE inpaintings at once on 2 cores (``benchmarks/long_work.py``, two runs of
 two rounds): the p95 of a short piece of work (a decode and 5 ms of Python) was 2.9-3.7x its time
