@@ -284,6 +284,13 @@ class ProtocolSession(Actor):
         super().__init__(index, think)
         self.base = base
         self.client: ProtocolClient | None = None
+        self.phases: dict[str, list[tuple[float, ...]]] = {}  # (total, *client.phases) each
+
+    async def timed(self, name: str, coro):
+        done = len(self.times.get(name, []))
+        await super().timed(name, coro)
+        if len(self.times.get(name, [])) > done:
+            self.phases.setdefault(name, []).append((self.times[name][-1], *self.client.phases))
 
     async def start(self):
         pass
@@ -378,6 +385,25 @@ def summary(sessions: list[Actor]) -> dict:
             "median_s": round(statistics.median(values), 3),
             "p95_s": round(_p95(values), 3),
         }
+    return out
+
+
+PHASES = ("first_answer_s", "run_s", "images_s")
+
+
+def phase_summary(sessions: list[Actor]) -> dict:
+    """Per action of protocol sessions: where its slowest 5% spent their time, as medians over
+    them: from sending to the server's first answer, from there to the run's end, and fetching
+    its images."""
+    out = {}
+    for name in sorted({n for s in sessions for n in getattr(s, "phases", {})}):
+        rows = [r for s in sessions for r in s.phases.get(name, [])]
+        cut = _p95([r[0] for r in rows])
+        tail = [r for r in rows if r[0] >= cut]
+        out[name] = {
+            k: round(statistics.median(r[i + 1] for r in tail), 3) for i, k in enumerate(PHASES)
+        }
+        out[name]["n_tail"] = len(tail)
     return out
 
 
@@ -487,6 +513,7 @@ async def main(args) -> dict:
                     await alone.scenario()
                 await alone.close()
                 report["protocol_one_session"] = summary([alone])
+                report["protocol_one_session_phases"] = phase_summary([alone])
                 report["one_session_errors"] += alone.errors
 
             await asyncio.sleep(args.settle)  # the level a class starts from, trimmed as after it
@@ -507,6 +534,7 @@ async def main(args) -> dict:
             report["crowd_wall_s"] = round(time.perf_counter() - start, 1)
             report["server_concurrent"] = server_summary(runs, crowd_start, time.time())
             report["concurrent"] = summary(crowd)
+            report["concurrent_phases"] = phase_summary(crowd)
             report["concurrent_errors"] = [e for s in crowd for e in s.errors]
             if observer:
                 report["observer"] = summary([observer])
@@ -612,6 +640,22 @@ def table(r: dict) -> str:
             "|---|---|---|---|",
         ]
         lines += _ratio_rows(r["protocol_one_session"], r["concurrent"])
+        lines += [
+            "",
+            "Where the slowest 5% of those actions spent their time (medians over them, s): "
+            "sending to the server's first answer / from there to the run's end / fetching "
+            "its images:",
+            "",
+            "| action | one session alone | concurrent (n) |",
+            "|---|---|---|",
+        ]
+        alone, crowd = r.get("protocol_one_session_phases", {}), r.get("concurrent_phases", {})
+        for name, c in crowd.items():
+            a = alone.get(name)
+            solo = " / ".join(f"{a[k]:.3f}" for k in PHASES) if a else "-"
+            lines.append(
+                f"| {name} | {solo} | {' / '.join(f'{c[k]:.3f}' for k in PHASES)} ({c['n_tail']}) |"
+            )
     else:
         lines += _ratio_rows(r["one_session"], r["concurrent"])
     lines += [

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import urllib.request
 
 import numpy as np
@@ -44,6 +45,8 @@ class ProtocolClient:
         self.widgets: dict[str, tuple[str, object]] = {}  # label -> (fragment id, element proto)
         self.images: dict[tuple, list[tuple[str, str]]] = {}  # place -> [(url, caption)]
         self.values: dict[str, list[float]] = {}  # a slider's value: the page's, then ours
+        # seconds of the last run: sent -> first answer, -> run ended, -> its images fetched
+        self.phases: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     async def connect(self) -> None:
         url = self.base.replace("http://", "ws://") + "/_stcore/stream"
@@ -96,21 +99,27 @@ class ProtocolClient:
             msg.rerun_script.fragment_id = fragment
         if state is not None:
             msg.rerun_script.widget_states.widgets.append(state)
+        sent = [time.perf_counter()]
         await self.ws.send(msg.SerializeToString())
         try:
-            media = await asyncio.wait_for(self._until_finished(), self.timeout_s)
+            media = await asyncio.wait_for(self._until_finished(sent), self.timeout_s)
         except TimeoutError as e:
             raise ProtocolError(f"no end of run within {self.timeout_s:.0f} s") from e
+        finished = time.perf_counter()
         await asyncio.gather(*(asyncio.to_thread(self._fetch, url) for url in media))
+        self.phases = (sent[1] - sent[0], finished - sent[1], time.perf_counter() - finished)
 
-    async def _until_finished(self) -> list[str]:
+    async def _until_finished(self, times: list[float]) -> list[str]:
         """Read until the run ends; the images on the page then (a run that shows its progress
-        replaces images as it goes, and only the last one at each place is still served)."""
+        replaces images as it goes, and only the last one at each place is still served).
+        Appends to ``times`` when the first answer arrives."""
         media: dict[tuple, list[str]] = {}
         errors = []
         while True:
             msg = ForwardMsg()
             msg.ParseFromString(await self.ws.recv())
+            if len(times) == 1:
+                times.append(time.perf_counter())
             kind = msg.WhichOneof("type")
             if kind == "delta" and msg.delta.WhichOneof("type") in ("new_element", "add_block"):
                 where = tuple(msg.metadata.delta_path)

@@ -41,6 +41,8 @@ def test_a_session_without_a_browser_moves_a_slider_and_clicks_the_map(server):
             await client.set_widget("Temperature", double_array_value=[1.2])
             assert client.image_urls() != grid  # a new picture, fetched
             assert "temperature 1.2" in " ".join(client.captions())
+            first_answer, run, images = client.phases  # where the move's time went
+            assert first_answer > 0 and run > 0 and images > 0
 
             await client.open("map", "model=mnist-vae")
             point = plotly_point(client.element("plotly_chart"), 0, 5)
