@@ -126,13 +126,16 @@ class Actor:
         await self.inpaint()
         await self.map_click()
 
-    async def timed(self, name: str, coro):
+    async def timed(self, name: str, coro) -> bool:
+        """Time ``coro`` as one ``name`` action; False (and an error noted) if it failed."""
         start = time.perf_counter()
         try:
             await coro
-            self.times.setdefault(name, []).append(time.perf_counter() - start)
         except Exception as e:  # a timeout or a vanished element: an error of this session
             self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+            return False
+        self.times.setdefault(name, []).append(time.perf_counter() - start)
+        return True
 
 
 class Session(Actor):
@@ -161,10 +164,11 @@ class Session(Actor):
         if shows:  # else the first move would time from a page without its picture yet
             await self.page.wait_for_function(IMAGE_READY_JS, arg=shows, timeout=ACTION_MS)
 
-    async def timed(self, name: str, coro):
-        await super().timed(name, coro)
+    async def timed(self, name: str, coro) -> bool:
+        ok = await super().timed(name, coro)
         found = await self.page.locator(ERROR_SELECTOR).all_inner_texts()
         self.errors += [f"{name}: page shows: {t.strip()[:120]}" for t in found]
+        return ok
 
     async def key_until_image_changes(self, slider_name: str, key: str, image_sel: str):
         before = await self.page.evaluate(IMAGE_SRC_JS, image_sel)
@@ -286,11 +290,11 @@ class ProtocolSession(Actor):
         self.client: ProtocolClient | None = None
         self.phases: dict[str, list[tuple[float, ...]]] = {}  # (total, *client.phases) each
 
-    async def timed(self, name: str, coro):
-        done = len(self.times.get(name, []))
-        await super().timed(name, coro)
-        if len(self.times.get(name, [])) > done:
+    async def timed(self, name: str, coro) -> bool:
+        ok = await super().timed(name, coro)
+        if ok:
             self.phases.setdefault(name, []).append((self.times[name][-1], *self.client.phases))
+        return ok
 
     async def start(self):
         pass
