@@ -8,7 +8,10 @@ Starts the app the way ``make run`` does (``python -m app``) on a free local por
 3. a soak: one session does ``--soak`` interactions (default 500: slider moves and map clicks);
 4. every session is closed, and after Streamlit has let go of disconnected sessions (it keeps
    them 2 minutes for a reconnect) the server's memory is read again;
-5. with ``--classes K``, K-1 more classes of new sessions, memory read after each has expired.
+5. with ``--classes K``, K-1 more classes of new sessions, memory read after each has expired;
+   each class inpaints test images of its own, and the report adds every class's p95 ratio and
+   one over all their actions pooled (one class lasts under a minute, and its p95 swings from
+   run to run).
 
 The scenario: Sample page, move the temperature slider (new image visible); Latent walk, move a
 combined-direction slider (new image visible); Reconstruct & inpaint, run the VAE on a centre
@@ -27,7 +30,8 @@ fragment; ``inpaint``: the button; ``map``: a click) apart from a page's first r
 ``--crowd protocol`` runs the class without browsers: each session sends the messages its page
 would send over Streamlit's websocket and fetches the images the page would show
 (``benchmarks/protocol_client.py``), so the server is loaded as by 20 students while nothing
-renders here; these actions are timed to the end of their run with the images fetched. One
+renders here; these actions are timed to the end of their run with the images fetched, against
+one such session alone (``--alone-rounds`` rounds, each inpainting a new test image). One
 browser session (the observer) runs the scenario again and again meanwhile, timed in the
 browser as above: what a student whose browser has its own machine would see. A classroom's
 browsers run on the students' laptops; with ``--crowd browser`` (the default) all 20 render on
@@ -107,10 +111,11 @@ def rss_mb(pid: int) -> float:
 class Actor:
     """One student: a seeded think time between actions, and the time of each action."""
 
-    def __init__(self, index: int, think: tuple[float, float]):
+    def __init__(self, index: int, think: tuple[float, float], nth: int = 0, fresh: bool = False):
         self.index = index
         self.rng = random.Random(index)
         self.think = think
+        self.nth, self.fresh = nth, fresh  # which test image of its digit it inpaints
         self.times: dict[str, list[float]] = {}
         self.errors: list[str] = []
 
@@ -125,6 +130,14 @@ class Actor:
         await self.walk()
         await self.inpaint()
         await self.map_click()
+
+    def inpaint_query(self) -> str:
+        """The page's query for this session's inpainting: a centre square on the ``nth`` test
+        image of digit ``index % 10``; with ``fresh``, the next image each time (nothing in the
+        shared cache to find)."""
+        nth = self.nth
+        self.nth += self.fresh
+        return f"model=mnist-vae&mask=centre+square&digit={self.index % 10}&nth={nth}&k=4"
 
     async def timed(self, name: str, coro) -> bool:
         """Time ``coro`` as one ``name`` action; False (and an error noted) if it failed."""
@@ -141,8 +154,8 @@ class Actor:
 class Session(Actor):
     """A student in a browser page."""
 
-    def __init__(self, browser, base: str, index: int, think: tuple[float, float]):
-        super().__init__(index, think)
+    def __init__(self, browser, base: str, index: int, think: tuple[float, float], **image):
+        super().__init__(index, think, **image)
         self.browser, self.base = browser, base
 
     async def start(self):
@@ -228,7 +241,7 @@ class Session(Actor):
                 self.errors.append(f"walk slider: {type(e).__name__}")
 
     async def inpaint(self):
-        await self.open(f"inpaint?model=mnist-vae&mask=centre+square&digit={self.index % 10}&k=4")
+        await self.open(f"inpaint?{self.inpaint_query()}")
         await self.pause()
 
         async def run():
@@ -284,8 +297,8 @@ class ProtocolSession(Actor):
     link is. An action counts when its run has ended, its images are fetched and they show the
     change the browser session waits for."""
 
-    def __init__(self, base: str, index: int, think: tuple[float, float]):
-        super().__init__(index, think)
+    def __init__(self, base: str, index: int, think: tuple[float, float], **image):
+        super().__init__(index, think, **image)
         self.base = base
         self.client: ProtocolClient | None = None
         self.phases: dict[str, list[tuple[float, ...]]] = {}  # (total, *client.phases) each
@@ -331,8 +344,7 @@ class ProtocolSession(Actor):
             await self.timed("walk slider", self.slide("PC 1", i % 2 == 0))
 
     async def inpaint(self):
-        query = f"model=mnist-vae&mask=centre+square&digit={self.index % 10}&k=4"
-        await self.open("inpaint", query)
+        await self.open("inpaint", self.inpaint_query())
         await self.pause()
 
         async def run():
@@ -377,19 +389,29 @@ def server_summary(log: Path, start: float, end: float) -> dict:
     }
 
 
-def summary(sessions: list[Actor]) -> dict:
-    out = {}
+def times(sessions: list[Actor]) -> dict[str, list[float]]:
+    """Every timed action of ``sessions``, by action (seconds, rounded to 0.1 ms)."""
     names = sorted({n for s in sessions for n in s.times})
-    for name in names:
-        values = sorted(t for s in sessions for t in s.times.get(name, []))
-        if not values:
-            continue
-        out[name] = {
-            "n": len(values),
-            "median_s": round(statistics.median(values), 3),
-            "p95_s": round(_p95(values), 3),
-        }
-    return out
+    return {n: [round(t, 4) for s in sessions for t in s.times.get(n, [])] for n in names}
+
+
+def _stats(values: list[float]) -> dict:
+    return {
+        "n": len(values),
+        "median_s": round(statistics.median(values), 3),
+        "p95_s": round(_p95(values), 3),
+    }
+
+
+def summary(sessions: list[Actor]) -> dict:
+    return {name: _stats(v) for name, v in times(sessions).items() if v}
+
+
+def pooled(classes: list[dict[str, list[float]]]) -> dict:
+    """One p95 over the actions of several classes: a class lasts under a minute and a few
+    seconds of it decide its p95, so one class's figure swings from run to run."""
+    names = sorted({n for c in classes for n in c})
+    return {n: _stats([t for c in classes for t in c.get(n, [])]) for n in names}
 
 
 PHASES = ("first_answer_s", "run_s", "images_s")
@@ -432,10 +454,13 @@ async def run_class(
     """``args.sessions`` sessions (indices ``first``...) run the scenario at once; all closed.
     An ``observer`` (a browser session) runs the scenario again and again until they are done."""
     think = (args.think_min, args.think_max)
+    nth = first // 100  # each class its own test images: the ones before stay cached
     if args.crowd == "protocol":
-        crowd: list[Actor] = [ProtocolSession(url, first + i, think) for i in range(args.sessions)]
+        crowd: list[Actor] = [
+            ProtocolSession(url, first + i, think, nth=nth) for i in range(args.sessions)
+        ]
     else:
-        crowd = [Session(browser, url, first + i, think) for i in range(args.sessions)]
+        crowd = [Session(browser, url, first + i, think, nth=nth) for i in range(args.sessions)]
     await asyncio.gather(*(s.start() for s in crowd))
 
     async def observe():
@@ -510,10 +535,13 @@ async def main(args) -> dict:
             report["server_one_session"] = server_summary(runs, solo_start, time.time())
             report["one_session_errors"] = solo.errors
             if args.crowd == "protocol":  # the crowd's own baseline: one such session alone
-                # index 808: seeds and a digit (8) the warm-up and the browser session left
-                # uncomputed, so its first round computes as the class's sessions do
-                alone = ProtocolSession(server.url, 808, (args.think_min, args.think_max))
-                for _ in range(args.solo_rounds):
+                # index 808: seeds the warm-up and the browser session left uncomputed, and a
+                # test image of its own each round, so that each of its inpaintings computes
+                # as the class's first ones do; enough rounds for a p95 of its own
+                alone = ProtocolSession(
+                    server.url, 808, (args.think_min, args.think_max), nth=10, fresh=True
+                )
+                for _ in range(args.alone_rounds):
                     await alone.scenario()
                 await alone.close()
                 report["protocol_one_session"] = summary([alone])
@@ -538,6 +566,7 @@ async def main(args) -> dict:
             report["crowd_wall_s"] = round(time.perf_counter() - start, 1)
             report["server_concurrent"] = server_summary(runs, crowd_start, time.time())
             report["concurrent"] = summary(crowd)
+            report["class_times"] = [times(crowd)]
             report["concurrent_phases"] = phase_summary(crowd)
             report["concurrent_errors"] = [e for s in crowd for e in s.errors]
             if observer:
@@ -591,8 +620,12 @@ async def main(args) -> dict:
                 {
                     "errors": [e for s in crowd for e in s.errors],
                     "rss_settled_mb": round(rss_mb(server.proc.pid), 1),
+                    "concurrent": summary(crowd),
                 }
             )
+            report["class_times"].append(times(crowd))
+        if len(report["class_times"]) > 1:
+            report["pooled"] = pooled(report["class_times"])
     finally:
         server.stop()
     return report
@@ -644,6 +677,25 @@ def table(r: dict) -> str:
             "|---|---|---|---|",
         ]
         lines += _ratio_rows(r["protocol_one_session"], r["concurrent"])
+        if "pooled" in r:
+            each = [r["concurrent"]] + [c["concurrent"] for c in r["more_classes"]]
+            lines += [
+                "",
+                f"All {len(each)} classes (new sessions each time), p95 ratio of each class, "
+                "then of their actions pooled:",
+                "",
+                "| action | each class | pooled median / p95 (s) | pooled p95 ratio (target <= 2) |",
+                "|---|---|---|---|",
+            ]
+            for name, c in r["pooled"].items():
+                o = r["protocol_one_session"].get(name)
+                if not o:
+                    continue
+                per = ", ".join(f"{k[name]['p95_s'] / o['p95_s']:.2f}" for k in each if name in k)
+                lines.append(
+                    f"| {name} | {per} | {c['median_s']} / {c['p95_s']} (n={c['n']}) "
+                    f"| {c['p95_s'] / o['p95_s']:.2f} |"
+                )
         lines += [
             "",
             "Where the slowest 5% of those actions spent their time (medians over them, s): "
@@ -702,6 +754,12 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--solo-rounds", type=int, default=3)
+    ap.add_argument(
+        "--alone-rounds",
+        type=int,
+        default=8,
+        help="rounds of the baseline session without a browser (--crowd protocol)",
+    )
     ap.add_argument("--think-min", type=float, default=1.0)
     ap.add_argument("--think-max", type=float, default=3.0)
     ap.add_argument(
@@ -727,6 +785,8 @@ if __name__ == "__main__":
         ap.error("--sessions must be 1 to 40 (this test stays bounded)")
     if not 1 <= args.class_rounds <= 5:
         ap.error("--class-rounds must be 1 to 5 (this test stays bounded)")
+    if not 1 <= args.alone_rounds <= 20:
+        ap.error("--alone-rounds must be 1 to 20")
     if not 1 <= args.classes <= 5:
         ap.error("--classes must be 1 to 5 (this test stays bounded)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
