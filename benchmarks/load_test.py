@@ -48,7 +48,7 @@ Bounded: at most 40 sessions, each action times out after 60 s, the whole run af
 client's own rendering competes with the server: the figures are an upper bound.
 
     python benchmarks/load_test.py --sessions 20 --out load.json
-    python benchmarks/load_test.py --crowd protocol --nice-clients --classes 2 --soak 200
+    python benchmarks/load_test.py --crowd protocol --nice-clients --class-rounds 3 --classes 3 --soak 200
 """
 
 from __future__ import annotations
