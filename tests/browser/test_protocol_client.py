@@ -65,3 +65,32 @@ def test_an_error_on_the_page_fails_the_action(server):
                 await client.set_widget("Save direction", trigger_value=True)
 
     run_async(scenario())
+
+
+def test_the_load_tests_baseline_inpaints_a_new_image_each_round_and_a_student_the_same(server):
+    """The baseline's inpainting p95 must be over computations, not over results it finds in
+    the shared cache; a student of the class goes back to the same image every round."""
+    from benchmarks.load_test import ProtocolSession
+
+    async def shown(session) -> list[str]:
+        urls = []
+        for _ in range(2):
+            await session.inpaint()
+            urls += [
+                u
+                for place in session.client.images.values()
+                for u, c in place
+                if c == "completion 1"
+            ]
+        await session.close()
+        assert not session.errors, session.errors
+        return urls
+
+    async def go():
+        baseline = ProtocolSession(server.url, 808, (0, 0), nth=10, fresh=True)
+        student = ProtocolSession(server.url, 808, (0, 0))
+        fresh, same = await shown(baseline), await shown(student)
+        assert len(fresh) == 2 and fresh[0] != fresh[1]
+        assert len(same) == 2 and same[0] == same[1]
+
+    run_async(go())
