@@ -403,15 +403,16 @@ def _stats(values: list[float]) -> dict:
     }
 
 
-def summary(sessions: list[Actor]) -> dict:
-    return {name: _stats(v) for name, v in times(sessions).items() if v}
-
-
 def pooled(classes: list[dict[str, list[float]]]) -> dict:
-    """One p95 over the actions of several classes: a class lasts under a minute and a few
-    seconds of it decide its p95, so one class's figure swings from run to run."""
+    """Median and p95 of each action over the :func:`times` of one class or several: a class
+    lasts under a minute and a few seconds of it decide its p95, so one class's figure swings
+    from run to run."""
     names = sorted({n for c in classes for n in c})
     return {n: _stats([t for c in classes for t in c.get(n, [])]) for n in names}
+
+
+def summary(sessions: list[Actor]) -> dict:
+    return pooled([times(sessions)])
 
 
 PHASES = ("first_answer_s", "run_s", "images_s")
@@ -565,8 +566,8 @@ async def main(args) -> dict:
             crowd = await run_class(browser, server.url, 1, args, observer)
             report["crowd_wall_s"] = round(time.perf_counter() - start, 1)
             report["server_concurrent"] = server_summary(runs, crowd_start, time.time())
-            report["concurrent"] = summary(crowd)
             report["class_times"] = [times(crowd)]
+            report["concurrent"] = pooled(report["class_times"])
             report["concurrent_phases"] = phase_summary(crowd)
             report["concurrent_errors"] = [e for s in crowd for e in s.errors]
             if observer:
@@ -620,7 +621,6 @@ async def main(args) -> dict:
                 {
                     "errors": [e for s in crowd for e in s.errors],
                     "rss_settled_mb": round(rss_mb(server.proc.pid), 1),
-                    "concurrent": summary(crowd),
                 }
             )
             report["class_times"].append(times(crowd))
@@ -678,7 +678,7 @@ def table(r: dict) -> str:
         ]
         lines += _ratio_rows(r["protocol_one_session"], r["concurrent"])
         if "pooled" in r:
-            each = [r["concurrent"]] + [c["concurrent"] for c in r["more_classes"]]
+            each = [pooled([c]) for c in r["class_times"]]
             lines += [
                 "",
                 f"All {len(each)} classes (new sessions each time), p95 ratio of each class, "
