@@ -32,8 +32,7 @@ from app import workers
 from engine.errors import EngineError
 from engine.images import gif_bytes, gif_from_pils, make_grid, png_bytes, to_pil
 from engine.ops.anomaly import UNITS as ANOMALY_UNITS
-from engine.ops.inpaint import DEFAULTS as INPAINT_DEFAULTS
-from engine.ops.inpaint import method_for
+from engine.ops.inpaint import method_defaults, method_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "pretrained"
@@ -572,7 +571,8 @@ def inpaint_method(name: str) -> str:
 
 
 def inpaint_steps(name: str) -> int:
-    return int(INPAINT_DEFAULTS[inpaint_method(name)].get("steps", 1))
+    m = model(name)
+    return int(method_defaults(m, method_for(m)).get("steps", 1))
 
 
 def anomaly(name: str, x: torch.Tensor, *, private: bool = True) -> Timed:

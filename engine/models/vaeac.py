@@ -150,11 +150,21 @@ class VAEAC(GenerativeModel):
         return rec, kl, reg
 
     # -- the interface ----------------------------------------------------------------------------
+    complete_defaults = {"temperature": 1.0}
+
     def complete(
-        self, x: torch.Tensor, known: torch.Tensor, k: int, *, generator=None, temperature=1.0
+        self,
+        x: torch.Tensor,
+        known: torch.Tensor,
+        k: int,
+        *,
+        generator=None,
+        progress=None,
+        temperature=1.0,
     ) -> torch.Tensor:
         """``k`` completions (B, k, C, H, W) of images ``x`` where ``known`` is False: grey levels
-        from the decoder at ``z ~ p(z | known pixels)``; known pixels are copied through."""
+        from the decoder at ``z ~ p(z | known pixels)``, in one pass (``progress`` is unused);
+        known pixels are copied through."""
         known = known.to(x.device).bool().expand_as(x)
         mu, logvar, feats = self.prior(x, known)
         b = x.shape[0]

@@ -2,6 +2,7 @@
 
 from engine.ops.anomaly import Reference, anomaly_score, load_reference, reference_scores
 from engine.ops.cache import ResultCache, model_hash, param_hash
+from engine.ops.chains import Chain, ChainStep, run_chain
 from engine.ops.direction_files import (
     dump_directions,
     find_direction,
@@ -31,6 +32,9 @@ from engine.ops.preprocess import Preprocessed, preprocess_image
 from engine.ops.reconstruct import Reconstruction, invert, reconstruct
 
 __all__ = [
+    "Chain",
+    "ChainStep",
+    "run_chain",
     "Inpainting",
     "inpaint",
     "known_from_mask_image",

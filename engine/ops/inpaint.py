@@ -84,6 +84,14 @@ def method_for(model, method: str | None = None) -> str:
 MASK_PRESETS = ("bottom half", "left half", "centre square", "random pixels")
 
 
+def method_defaults(model, method: str) -> dict:
+    """The settings ``method`` runs with on ``model``: a model that completes images itself
+    (``complete``) names its own in ``complete_defaults``."""
+    if method == "conditional":
+        return dict(getattr(model, "complete_defaults", DEFAULTS["conditional"]))
+    return dict(DEFAULTS[method])
+
+
 def mask_preset(preset: str, shape: Sequence[int], *, seed: int = 0) -> torch.Tensor:
     """``known`` (1, 1, H, W) bool for a named mask of images of ``shape`` (C, H, W).
 
@@ -142,7 +150,8 @@ def inpaint(
         )
     known = known.to(x.device).bool().expand_as(x)
     method = method_for(model, method)
-    unknown = set(settings) - set(DEFAULTS[method])
+    defaults = method_defaults(model, method)
+    unknown = set(settings) - set(defaults)
     if unknown:
         raise EngineError(f"the {method} method has no setting {', '.join(sorted(unknown))}")
     frames: list[torch.Tensor] = []
@@ -154,7 +163,7 @@ def inpaint(
             callback(step, frame)
 
     fill = _FILLERS[method]
-    fills = fill(model, x, known, samples, generator, progress, **{**DEFAULTS[method], **settings})
+    fills = fill(model, x, known, samples, generator, progress, **{**defaults, **settings})
     completions = torch.where(known.unsqueeze(1), x.unsqueeze(1), fills.clamp(0, 1))  # (B,K,...)
     return Inpainting(
         completions=completions,
@@ -224,10 +233,14 @@ def _contextual(model, x, known, k, generator, progress, *, steps, restarts, lr)
     return fills.view(x.shape[0], k, *x.shape[1:])
 
 
-def _conditional(model, x, known, k, generator, progress, *, temperature):
-    """k draws from the model's own conditional p(x_missing | x_known), in one batch."""
-    fills = model.complete(x, known, k, generator=generator, temperature=temperature)
-    progress(1, fills[:, 0])
+def _conditional(model, x, known, k, generator, progress, **settings):
+    """k draws from the model's own conditional p(x_missing | x_known).
+
+    An iterative completer (RePaint, clamped Gibbs, Langevin, autoregressive) reports its steps
+    through ``progress(step, fills)``, fills (B, C, H, W) of the first completion.
+    """
+    fills = model.complete(x, known, k, generator=generator, progress=progress, **settings)
+    progress(settings.get("steps", 1), fills[:, 0])
     return fills
 
 
