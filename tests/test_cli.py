@@ -104,11 +104,24 @@ def test_sample_grid_and_folder(trained, tmp_path):
     assert first.size == (28, 28) and first.mode == "L"
 
 
-def test_evaluate_writes_metrics_into_the_card(trained, capsys):
-    assert main(["evaluate", "--checkpoint", str(trained["vae"]), "--k", "10", "--json"]) == 0
+def test_evaluate_writes_the_card_only_when_asked_and_only_when_a_figure_changes(trained, capsys):
+    card = trained["vae"] / "card.json"
+    before = card.read_bytes()
+    evaluate = ["evaluate", "--checkpoint", str(trained["vae"]), "--k", "10", "--json"]
+    assert main(evaluate) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["iwae_k"] == 10 and metrics["test_nll_nats"] <= metrics["test_neg_elbo_nats"] + 1
-    assert engine.read_card(trained["vae"])["metrics"]["test"] == metrics
+    assert card.read_bytes() == before  # not asked: the tracked card is left alone
+    assert main([*evaluate, "--write-card"]) == 0
+    capsys.readouterr()
+    written = card.read_bytes()
+    assert written != before and engine.read_card(trained["vae"])["metrics"]["test"] == metrics
+    assert main([*evaluate, "--write-card"]) == 0  # same seed, same figures: eval_time_s alone
+    assert "figures unchanged" in capsys.readouterr().err
+    assert card.read_bytes() == written
+    assert main([*evaluate, "--write-card", "--seed", "1"]) == 0  # a figure changes: rewritten
+    assert engine.read_card(trained["vae"])["metrics"]["test"]["seed"] == 1
+    capsys.readouterr()
     assert (
         main(
             [

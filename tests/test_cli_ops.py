@@ -138,7 +138,7 @@ def test_score_ranks_against_a_built_reference(images, tmp_path, capsys, kind, u
     assert "3 digits test images, median" in stdout
     assert ("inverting 3 test images" in stderr) == (kind == "gan")  # tqdm's bar
     code, stdout, _ = _run(capsys, *score)
-    assert code == 0 and re.search(r"percentile \d+\.\d of 3 digits test images", stdout)
+    assert code == 0 and re.search(r"percentile \d+\.\d of 3 held-out digits images", stdout)
 
 
 def test_project_lands_a_training_image_on_its_own_map_point(images, tmp_path, capsys):
@@ -162,8 +162,8 @@ def test_project_lands_a_training_image_on_its_own_map_point(images, tmp_path, c
     ("args", "message"),
     [
         (["reconstruct", "--checkpoint", "NOPE", "--image", "IMG", "--out", "x.png"], "no such checkpoint"),
-        (["reconstruct", "--checkpoint", "CLF", "--image", "IMG", "--out", "x.png"], "not a generative model"),
-        (["reconstruct", "--checkpoint", "VAEAC", "--image", "IMG", "--out", "x.png"], "vaeac checkpoint is not a generative model"),
+        (["reconstruct", "--checkpoint", "CLF", "--image", "IMG", "--out", "x.png"], "has no 'decode' capability"),
+        (["reconstruct", "--checkpoint", "VAEAC", "--image", "IMG", "--out", "x.png"], "vaeac checkpoint has no 'decode' capability"),
         (["reconstruct", "--checkpoint", "VAE", "--image", "BAD", "--out", "x.png"], "not an image"),
         (["reconstruct", "--checkpoint", "VAE", "--image", "MISSING", "--out", "x.png"], "no such file"),
         (["reconstruct", "--checkpoint", "VAE", "--image", "IMAGES", "--out", "x.png"], "folder"),

@@ -50,6 +50,11 @@ class LeNetClassifier(nn.Module):
         )
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(config.features, config.num_classes))
 
+    def has(self, capability: str) -> bool:
+        """Whether this model can do ``capability``: only ``classify`` and ``features``, none of a
+        generative model's, so every command and page that asks refuses it in one line."""
+        return capability in self.capabilities
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return (self.config.channels, self.config.image_size, self.config.image_size)
