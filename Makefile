@@ -30,14 +30,15 @@ format: setup
 run: setup
 	$(PY) -m app $(if $(PORT),--server.port=$(PORT))
 
-## Held-out figures of every shipped checkpoint (written into each card.json).
+## Held-out figures of every shipped checkpoint (written into each card.json when a figure changed).
 evaluate: setup
-	$(PY) -m engine evaluate --checkpoint pretrained/mnist-classifier
-	$(PY) -m engine evaluate --checkpoint pretrained/mnist-flow
-	$(PY) -m engine evaluate --checkpoint pretrained/mnist-vae
-	$(PY) -m engine evaluate --checkpoint pretrained/mnist-gan
-	$(PY) -m engine evaluate --checkpoint pretrained/mnist-vaeac
-	$(PY) -m engine evaluate --checkpoint pretrained/sprites-vae --k 100
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/mnist-classifier
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/sprites-classifier
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/mnist-flow
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/mnist-vae
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/mnist-gan
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/mnist-vaeac
+	$(PY) -m engine evaluate --write-card --checkpoint pretrained/sprites-vae --k 100
 
 ## Latent maps (fits UMAP: minutes each) and anomaly references of the shipped models.
 extras: setup
