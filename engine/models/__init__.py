@@ -7,12 +7,14 @@ import dataclasses
 from engine.base import config_from_dict
 from engine.errors import EngineError
 from engine.models.classifier import LeNetClassifier, LeNetClassifierConfig
+from engine.models.ebm import ConvEBM, EBMConfig
 from engine.models.flow import RealNVP, RealNVPConfig
 from engine.models.gan import DCGAN, DCGANConfig
+from engine.models.rbm import BernoulliRBM, RBMConfig
 from engine.models.vae import ConvVAE, ConvVAEConfig
 from engine.models.vaeac import VAEAC, VAEACConfig
 
-KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC)}
+KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, ConvEBM, BernoulliRBM)}
 GENERATIVE_KINDS = ("gan", "vae", "flow")
 CONDITIONAL_KINDS = ("vaeac",)  # generate only given part of an image: inpainting
 
@@ -31,6 +33,10 @@ __all__ = [
     "LeNetClassifierConfig",
     "VAEAC",
     "VAEACConfig",
+    "ConvEBM",
+    "EBMConfig",
+    "BernoulliRBM",
+    "RBMConfig",
 ]
 
 

@@ -13,6 +13,8 @@ from torch import nn
 
 from engine.models.gan import DCGANDiscriminator
 from engine.ops.inpaint import mask_preset
+from engine.train.ebm import EBMObjective
+from engine.train.rbm import RBMObjective
 
 
 class _LossModule(nn.Module):
@@ -239,4 +241,6 @@ OBJECTIVES = {
     "gan": GANObjective,
     "classifier": ClassifierObjective,
     "vaeac": VAEACObjective,
+    "ebm": EBMObjective,
+    "rbm": RBMObjective,
 }
