@@ -1,6 +1,7 @@
 """Held-out figures of a checkpoint, as ``python -m engine evaluate`` prints them.
 
-- flow: test bits/dim (one uniform-dequantization sample per image, seeded).
+- exact likelihood (flow, PixelCNN): test bits/dim (the flow: one uniform-dequantization sample
+  per image, seeded; the PixelCNN: its discrete likelihood, which needs no sample).
 - VAE: test NLL in nats by importance weighting (Burda et al. 2016) with ``k`` samples, and the
   ELBO, on the test split binarized once with a fixed seed.
 - GAN: label histogram and confidence of the project's classifier on 1,000 seeded samples.
@@ -44,7 +45,7 @@ def evaluate(
     gen = torch.Generator().manual_seed(seed)
     start = time.time()
     out: dict = {"seed": seed}
-    if model.kind == "flow":
+    if "log_prob" in getattr(model, "capabilities", ()):  # exact likelihood: flow, PixelCNN
         x = _test_images(model, dataset)
         bpd = torch.cat([model.bits_per_dim(b, generator=gen) for b in x.split(250)])
         out.update(test_bpd=round(bpd.mean().item(), 4), test_images=len(x))

@@ -2,7 +2,8 @@
 
 Higher is always more surprising:
 
-- flow: bits per dimension (exact likelihood; one seeded dequantization sample).
+- a model with an exact likelihood (``log_prob``: the flow, the PixelCNN): bits per dimension
+  (the flow with one seeded dequantization sample; the PixelCNN's discrete likelihood needs none).
 - VAE: negative ELBO in nats, averaged over ``samples`` posterior draws; images are scored as they
   are (grayscale values as Bernoulli means, not binarized), the same for the reference.
 - GAN: the pixel MSE of the best latent found by :func:`engine.ops.reconstruct.invert`
@@ -32,6 +33,13 @@ from engine.ops.reconstruct import invert
 
 REFERENCE_FILE = "anomaly.json"
 UNITS = {"flow": "bits/dim", "vae": "nats (negative ELBO)", "gan": "inversion MSE"}
+
+
+def score_unit(model) -> str:
+    """The unit of :func:`anomaly_score` for ``model``, by capability (a kind's own if named)."""
+    if model.has("log_prob"):
+        return "bits/dim"
+    return UNITS.get(model.kind) or ("nats (negative ELBO)" if model.has("elbo") else "")
 
 
 @dataclass
@@ -74,7 +82,7 @@ def reference_scores(
     """Score held-out images ``x`` in batches (seeded) and keep them sorted as a reference."""
     gen = torch.Generator().manual_seed(seed)
     scores = torch.cat([anomaly_score(model, b, generator=gen, **kwargs) for b in x.split(batch)])
-    return Reference(model.kind, UNITS[model.kind], dataset, scores.cpu().double().sort().values)
+    return Reference(model.kind, score_unit(model), dataset, scores.cpu().double().sort().values)
 
 
 def save_reference(checkpoint: str | Path, reference: Reference) -> None:
