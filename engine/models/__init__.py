@@ -10,11 +10,12 @@ from engine.models.classifier import LeNetClassifier, LeNetClassifierConfig
 from engine.models.ebm import ConvEBM, EBMConfig
 from engine.models.flow import RealNVP, RealNVPConfig
 from engine.models.gan import DCGAN, DCGANConfig
+from engine.models.pixelcnn import GatedPixelCNN, PixelCNNConfig
 from engine.models.rbm import BernoulliRBM, RBMConfig
 from engine.models.vae import ConvVAE, ConvVAEConfig
 from engine.models.vaeac import VAEAC, VAEACConfig
 
-KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, ConvEBM, BernoulliRBM)}
+KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, ConvEBM, BernoulliRBM, GatedPixelCNN)}
 GENERATIVE_KINDS = ("gan", "vae", "flow")
 CONDITIONAL_KINDS = ("vaeac",)  # generate only given part of an image: inpainting
 

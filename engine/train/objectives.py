@@ -14,6 +14,7 @@ from torch import nn
 from engine.models.gan import DCGANDiscriminator
 from engine.ops.inpaint import mask_preset
 from engine.train.ebm import EBMObjective
+from engine.train.pixelcnn import PixelCNNObjective
 from engine.train.rbm import RBMObjective
 
 
@@ -243,4 +244,5 @@ OBJECTIVES = {
     "vaeac": VAEACObjective,
     "ebm": EBMObjective,
     "rbm": RBMObjective,
+    "pixelcnn": PixelCNNObjective,
 }
