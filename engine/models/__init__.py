@@ -34,6 +34,8 @@ __all__ = [
     "LeNetClassifierConfig",
     "VAEAC",
     "VAEACConfig",
+    "GatedPixelCNN",
+    "PixelCNNConfig",
     "ConvEBM",
     "EBMConfig",
     "BernoulliRBM",
