@@ -12,6 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from app import resources as R
+from app import state
 from engine.errors import EngineError
 
 
@@ -86,12 +87,28 @@ def show(picture: Image.Image, caption: str | None = None, px: int = R.DISPLAY_P
     image(st, R.upscale(picture, px), caption=caption)
 
 
-def no_models() -> bool:
-    """True (and a message) when no generative checkpoint could be loaded."""
-    if R.generative_entries():
-        return False
-    st.warning("No generative checkpoint could be loaded; see the Models page for the errors.")
-    return True
+def models_for(
+    needs: tuple[str, ...],
+    *,
+    why: dict[str, str] | None = None,
+    none: str = "No loaded checkpoint can do this; see the Models page for what each offers.",
+) -> list[str]:
+    """The loaded models that offer every one of ``needs`` (capabilities, or the catalog's
+    features such as ``"map"``), the page's default first. One caption names the models left
+    out and why (``why`` rewords :data:`app.resources.WHY`); with none left the page stops."""
+    names = R.names(needs=needs)
+    note = R.absent(needs, why=why)
+    if note:
+        st.caption(note)
+    if not names:
+        st.warning(none)
+        state.stop()
+    return names
+
+
+def trajectory_hook(name: str, *, seed: int, n: int) -> None:
+    """Where a model with the ``trajectory`` capability shows its sampling chain step by step
+    (``engine.ops.chains``); the pages call it for such models only. Nothing is drawn yet."""
 
 
 SCRUBBER = """

@@ -13,16 +13,12 @@ ui.teaching_note(
     "plausibly it fills the hidden part. The table gives each model's held-out figures and the "
     "times measured here for this page."
 )
-if ui.no_models():
-    state.stop()
-
-entries = R.generative_entries()
+names = ui.models_for(("sample",), why={"sample": "no way to draw an image on its own"})
 shapes = {}
-for e in entries:
-    shapes.setdefault(R.model_facts(e.name)["image_shape"], []).append(e.name)
+for n in names:
+    shapes.setdefault(R.model_facts(n)["image_shape"], []).append(n)
 groups = sorted(shapes.values(), key=len, reverse=True)
 default = [n for n in groups[0]][:4]
-names = [e.name for e in entries]
 chosen = st.multiselect(
     "Models (2-4 of the same image size)",
     names,
@@ -70,16 +66,19 @@ for col, name in zip(cols, chosen, strict=True):
         x = same_image(name)
         known = R.mask_preset(preset, tuple(x.shape[1:]), seed=int(seed))
         private = upload is not None  # the user's own image: results stay in this session
-        rec = R.reconstruct(name, x, seed=int(seed), private=private)
-        fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True, private=private)
-        ui.image(
-            st,
-            R.row_pils(
-                [R.pixels(x), R.pixels(rec.value.x_hat), R.masked_view(x, known), fill.value.mean]
-            ),
-            caption="image · reconstruction · masked · filled (mean of 4)",
-            width="stretch",
-        )
+        shown, what = [R.pixels(x)], ["image"]
+        rec = fill = None  # what this model cannot do stays empty in its column and row
+        if R.offers(name, "reconstruct"):
+            rec = R.reconstruct(name, x, seed=int(seed), private=private)
+            shown, what = [*shown, R.pixels(rec.value.x_hat)], [*what, "reconstruction"]
+        if R.offers(name, "inpaint"):
+            fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True, private=private)
+            shown += [R.masked_view(x, known), fill.value.mean]
+            what += ["masked", "filled (mean of 4)"]
+        ui.image(st, R.row_pils(shown), caption=" · ".join(what), width="stretch")
+        lacking = [op for op in ("reconstruct", "inpaint") if not R.offers(name, op)]
+        if lacking:
+            st.caption(f"{name} cannot {' or '.join(lacking)}: it has {R.reason(lacking[0])}.")
         card = R.entry(name).card
         test = card.get("metrics", {}).get("test", {})
         rows.append(
@@ -93,11 +92,13 @@ for col, name in zip(cols, chosen, strict=True):
                     if "test_nll_nats" in test
                     else "none"
                 ),
-                "reconstruction MSE": round(float(rec.value.mse[0]), 4),
-                "inpainting PSNR (dB)": round(fill.value.psnr, 2) if fill.value.psnr else None,
+                "reconstruction MSE": round(float(rec.value.mse[0]), 4) if rec else None,
+                "inpainting PSNR (dB)": (
+                    round(fill.value.psnr, 2) if fill and fill.value.psnr else None
+                ),
                 "16 samples": grid.caption,
-                "reconstruction": rec.caption,
-                "inpainting (4)": fill.caption,
+                "reconstruction": rec.caption if rec else "none",
+                "inpainting (4)": fill.caption if fill else "none",
             }
         )
 if rows:

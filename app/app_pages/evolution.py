@@ -12,10 +12,9 @@ ui.teaching_note(
     "flow from noise to strokes, and a GAN often jumps between styles before it settles. "
     "Every frame is already in your browser, so scrubbing is instant."
 )
-names = [e.name for e in R.generative_entries() if R.training_grids(e.name)]
-if not names:
-    st.warning("No loaded checkpoint has sample grids from its training.")
-    state.stop()
+names = ui.models_for(
+    ("training grids",), none="No loaded checkpoint has sample grids from its training."
+)
 name = state.model_choice(names)
 grids = R.training_grids(name)
 epochs = [g[0] for g in grids]

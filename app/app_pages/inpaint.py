@@ -21,11 +21,7 @@ ui.teaching_note(
     "is better) compares the fill with the truth when it is known. The **surprise** score says "
     "how unusual the image is to the model, as a percentile of real test digits."
 )
-if ui.no_models():
-    state.stop()
-
-entries = R.inpainting_entries()
-names = [e.name for e in entries]
+names = ui.models_for(("inpaint",))
 SOURCES = ["test digit", "upload", "draw"]
 CANVAS_PX = 224
 PROGRESS_EVERY_S = 0.25
@@ -178,9 +174,10 @@ for name in chosen:
         facts = [timed.caption if timed.cached else f"{timed.caption} for {k} completions"]
         if res.psnr is not None:
             facts.append(f"PSNR on the hidden pixels {res.psnr:.1f} dB")
-        if R.entry(name).generative:  # a VAEAC neither reconstructs nor scores whole images
+        if R.offers(name, "reconstruct"):  # a model that only fills in reconstructs nothing
             rec = R.reconstruct(name, x, seed=int(seed), private=private)
             facts.append(f"reconstruction error (MSE) {float(rec.value.mse[0]):.4f}")
+        if R.offers(name, "surprise"):
             value, unit, pct = R.anomaly(name, x, private=private).value
             facts.append(
                 f"surprise {value:.2f} {unit}"

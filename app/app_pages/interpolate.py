@@ -13,10 +13,7 @@ ui.teaching_note(
     "in high dimensions the middle of a straight line is unusually short, and a GAN or VAE often "
     "draws a faded image there. **Extrapolation** continues past both ends."
 )
-if ui.no_models():
-    state.stop()
-
-names = [e.name for e in R.generative_entries()]
+names = ui.models_for(("decode",), why={"decode": "no latent code to interpolate"})
 SOURCES = ["seed", "test digit", "upload", "map pick"]
 
 

@@ -17,10 +17,11 @@ ui.teaching_note(
     "decodes the blend and shows the nearest real images. Overlays place new codes (samples, your "
     "upload, an interpolation path) on the same map by their nearest neighbours."
 )
-names = [e.name for e in R.generative_entries() if R.latent_map(e.name) is not None]
-if not names:
-    st.warning("No loaded checkpoint has a latent map (build one with `python -m engine map`).")
-    state.stop()
+names = ui.models_for(
+    ("decode", "map"),
+    why={"decode": "no latent code to lay out"},
+    none="No loaded checkpoint has a latent map (build one with `python -m engine map`).",
+)
 
 top = st.columns([2, 1, 1, 2])
 with top[0]:

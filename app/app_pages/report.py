@@ -17,8 +17,8 @@ parts = R.report_parts()
 if parts is None:
     st.info("No report yet: run `make report` to write reports/latest/report.md.")
     st.stop()
-for kind, body, caption in parts:
-    if kind == "image":
+for part, body, caption in parts:
+    if part == "image":
         ui.image(st, body, caption=caption, width="stretch")
     else:
         st.markdown(body)

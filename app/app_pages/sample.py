@@ -12,10 +12,7 @@ ui.teaching_note(
     "**Temperature** scales the latent before decoding: below 1 the samples are more typical "
     "(cleaner, less varied), above 1 more unusual (more varied, more broken)."
 )
-if ui.no_models():
-    state.stop()
-
-names = [e.name for e in R.generative_entries()]
+names = ui.models_for(("sample",), why={"sample": "no way to draw an image on its own"})
 
 
 @ui.fragment("sample panel")
@@ -40,6 +37,8 @@ def panel() -> None:
             timed.value.png, width=560, caption=f"{name}, seed {seed}, temperature {temperature}"
         )
         ui.latency(timed)
+        if R.offers(name, "trajectory"):
+            ui.trajectory_hook(name, seed=int(seed), n=int(n))
         ui.download_button(
             st,
             "Download PNG",

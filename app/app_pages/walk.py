@@ -15,10 +15,7 @@ ui.teaching_note(
     "walk left the region the model was trained on. The strip on the right is already in your "
     "browser: drag its slider to scrub through it like a video."
 )
-if ui.no_models():
-    state.stop()
-
-names = [e.name for e in R.generative_entries()]
+names = ui.models_for(("decode",), why={"decode": "no latent code to walk"})
 controls, view = st.columns([1, 2])
 with controls:
     name = state.model_choice(names)
