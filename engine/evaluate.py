@@ -7,6 +7,11 @@
 - GAN: label histogram and confidence of the project's classifier on 1,000 seeded samples.
 - classifier: test accuracy.
 - VAEAC: PSNR over the hidden pixels of the mean of 4 completions, for each standard mask.
+- RBM: test log-likelihood in nats of the test split binarized once (seeded), with ``log Z`` by
+  annealed importance sampling (:mod:`engine.metrics.ais`: 100 runs, 15,000 betas, base model
+  from the training split's pixel means), and the band that AIS's +/- 3 standard errors give.
+- EBM: the classifier's label histogram and confidence on the 500 samples that
+  ``python -m engine sample --n 500 --seed SEED`` writes (the same generator, one batch).
 """
 
 from __future__ import annotations
@@ -62,10 +67,17 @@ def evaluate(
             iwae_k=k,
             test_images=len(x),
         )
-    elif model.kind == "gan":
+    elif model.kind == "rbm":
+        out.update(_rbm_log_likelihood(model, dataset, gen, progress))
+    elif model.kind in ("gan", "ebm"):
         if classifier is None:
-            raise EngineError("evaluating a GAN needs a classifier checkpoint (--classifier DIR)")
-        samples = torch.cat([model.sample(250, generator=gen) for _ in range(n_samples // 250)])
+            raise EngineError(
+                f"evaluating a {model.kind} needs a classifier checkpoint (--classifier DIR)"
+            )
+        if model.kind == "ebm":  # Langevin chains: one batch, as the sample command draws them
+            samples = model.sample(500, generator=gen)
+        else:
+            samples = torch.cat([model.sample(250, generator=gen) for _ in range(n_samples // 250)])
         probs = classifier.predict_proba(samples.to(classifier.device))
         hist = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).float() / len(samples)
         out.update(
@@ -97,3 +109,33 @@ def evaluate(
         )
     out["eval_time_s"] = round(time.time() - start, 1)
     return out
+
+
+def _rbm_log_likelihood(model, dataset: str, gen: torch.Generator, progress: bool) -> dict:
+    """Test log-likelihood (nats) of an RBM with log Z by AIS; see the module docstring."""
+    from engine.metrics.ais import ais_log_partition, base_bias, log_likelihood
+
+    x = torch.bernoulli(_test_images(model, dataset).cpu(), generator=gen).to(model.device)
+    c, h, _ = model.image_shape
+    train = load_dataset(dataset, "train", image_size=h, channels=c).float().flatten(1)
+    with tqdm(total=1, desc="AIS", disable=not progress, leave=False) as bar:
+
+        def advance(step: int, total: int) -> None:
+            bar.total, bar.n = total, step
+            bar.refresh()
+
+        ais = ais_log_partition(
+            model, runs=100, b_a=base_bias(train), generator=gen, progress=advance
+        )
+    ll = log_likelihood(model, x, ais.log_z).mean().item()
+    return {
+        "test_ll_nats": round(ll, 2),
+        "test_ll_band_nats": [
+            round(ll + ais.log_z - ais.log_z_high, 2),
+            round(ll + ais.log_z - ais.log_z_low, 2),
+        ],
+        "log_z": round(ais.log_z, 2),
+        "ais_runs": ais.runs,
+        "ais_betas": ais.betas,
+        "test_images": len(x),
+    }

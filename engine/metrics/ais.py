@@ -15,6 +15,7 @@ optimistic when the chains anneal badly (more betas, more runs: less so).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -61,6 +62,7 @@ def ais_log_partition(
     betas: torch.Tensor | None = None,
     b_a: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AISResult:
     """Estimate ``log Z`` of ``rbm`` (an :class:`~engine.models.rbm.BernoulliRBM`).
 
@@ -70,6 +72,7 @@ def ais_log_partition(
         b_a: base-model visible biases (V,), e.g. :func:`base_bias` of the training data;
             default zeros (a uniform base: correct, but needs more betas).
         generator: seeds the chains; the same seed gives the same estimate.
+        progress: ``progress(step, total)`` every 100 betas.
     """
     # float32 sweeps (twice as fast on a CPU); the log-weights are summed in float64
     W, b_v, b_h = rbm.W.float(), rbm.b_v.float(), rbm.b_h.float()
@@ -83,7 +86,8 @@ def ais_log_partition(
     v = draw(torch.sigmoid(b_a).expand(runs, -1))  # exact samples of the base model
     log_w = torch.zeros(runs, dtype=torch.float64, device=v.device)  # (runs,)
     b_prev = 0.0
-    for beta in betas[1:].tolist():
+    total = len(betas) - 1
+    for i, beta in enumerate(betas[1:].tolist(), 1):
         a = v @ W.T + b_h  # (runs, hidden)
         # log p*_beta(v) - log p*_prev(v): the visible terms and the hidden softplus terms
         step = (beta - b_prev) * (v @ (b_v - b_a)) + (
@@ -93,6 +97,8 @@ def ais_log_partition(
         h = draw(torch.sigmoid(beta * a))  # one Gibbs sweep that keeps p_beta invariant
         v = draw(torch.sigmoid((1 - beta) * b_a + beta * (h @ W + b_v)))
         b_prev = beta
+        if progress is not None and (i % 100 == 0 or i == total):
+            progress(i, total)
     log_z_a = F.softplus(b_a.double()).sum().item() + hidden * math.log(
         2
     )  # p*_0 has 2^H hidden states

@@ -70,6 +70,7 @@ class ConvEBM(GenerativeModel):
     kind = "ebm"
     capabilities = frozenset({"sample", "trajectory", "complete", "energy"})
     config_class = EBMConfig
+    energy_unit = "energy (unnormalised)"
 
     def __init__(self, config: EBMConfig) -> None:
         super().__init__(config)

@@ -46,6 +46,7 @@ class BernoulliRBM(GenerativeModel):
     kind = "rbm"
     capabilities = frozenset({"sample", "trajectory", "complete", "energy", "filters"})
     config_class = RBMConfig
+    energy_unit = "nats (free energy)"
 
     def __init__(self, config: RBMConfig) -> None:
         super().__init__(config)

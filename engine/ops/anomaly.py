@@ -6,6 +6,8 @@ Higher is always more surprising:
   (the flow with one seeded dequantization sample; the PixelCNN's discrete likelihood needs none).
 - VAE: negative ELBO in nats, averaged over ``samples`` posterior draws; images are scored as they
   are (grayscale values as Bernoulli means, not binarized), the same for the reference.
+- a model with an ``energy`` (the RBM: its free energy in nats; the deep EBM: E(x)): the energy,
+  ``-log p(x)`` up to the model's unknown normaliser, the same constant for every image.
 - GAN: the pixel MSE of the best latent found by :func:`engine.ops.reconstruct.invert`
   (a GAN has no likelihood; what it cannot redraw is what it has not learned).
 
@@ -39,6 +41,8 @@ def score_unit(model) -> str:
     """The unit of :func:`anomaly_score` for ``model``, by capability (a kind's own if named)."""
     if model.has("log_prob"):
         return "bits/dim"
+    if model.has("energy"):
+        return getattr(model, "energy_unit", "energy")
     return UNITS.get(model.kind) or ("nats (negative ELBO)" if model.has("elbo") else "")
 
 
@@ -73,6 +77,8 @@ def anomaly_score(
     if model.has("elbo"):  # the mean of ``samples`` one-sample ELBOs, all in one batch
         elbo = model.elbo(x.repeat(samples, 1, 1, 1), generator=generator)
         return -elbo.view(samples, len(x)).mean(0)
+    if model.has("energy"):
+        return model.energy(x)
     return invert(model, x, generator=generator, **inversion)[1]
 
 
