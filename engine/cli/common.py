@@ -61,10 +61,11 @@ def load_model(checkpoint, *needs: str, doing: str, device: str | None = None):
 
 def write_images(frames, out: Path, *, one_row: bool = True, prefix: str = "frame") -> None:
     """``.png``: one grid (a single row with ``one_row``); ``.gif``: an animation; no suffix: a
-    folder of one PNG per image (``<prefix>-0000.png``, ...). Prints where it wrote."""
+    folder of one PNG per image (``<prefix>-0000.png``, ...), as into any existing folder
+    whatever its name (``results.v2``). Prints where it wrote."""
     from engine.images import gif_bytes, make_grid, save_png, to_pil, write_atomic
 
-    suffix = out.suffix.lower()
+    suffix = "" if out.is_dir() else out.suffix.lower()
     if suffix in (".png", ".gif"):
         if not out.parent.is_dir():
             raise EngineError(f"{out.parent}: no such folder")

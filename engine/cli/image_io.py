@@ -44,8 +44,11 @@ def images_in(path: str | Path) -> list[Path]:
     return [p]
 
 
-def png_file(out: str | Path) -> Path:
+def png_file(out: str | Path, *, name: str) -> Path:
+    """``out`` (a .png), or ``out/name`` when ``out`` is an existing folder, whatever its name."""
     out = Path(out)
+    if out.is_dir():
+        return out / name
     if out.suffix.lower() != ".png":
         raise EngineError(f"{out}: give a .png file to write")
     if not out.parent.is_dir():
@@ -54,11 +57,12 @@ def png_file(out: str | Path) -> Path:
 
 
 def png_outputs(inputs: list[Path], source: str, out: str) -> list[Path]:
-    """``out`` (a .png) for one input file; ``out/<name>.png`` per image for an input folder."""
+    """``out`` (a .png) for one input file; ``out/<name>.png`` per image for an input folder or
+    an existing folder ``out``."""
     if not Path(source).is_dir():
-        return [png_file(out)]
+        return [png_file(out, name=inputs[0].with_suffix(".png").name)]
     out = Path(out)
-    if out.suffix or out.is_file():
+    if out.is_file() or (out.suffix and not out.is_dir()):
         raise EngineError(f"{out}: a folder of images needs a folder to write into (no suffix)")
     names = [p.with_suffix(".png").name for p in inputs]
     if len(set(names)) < len(names):

@@ -22,6 +22,7 @@ from engine.errors import CheckpointError, EngineError
 
 INVERSION_STEPS = 150  # GAN scores: reference and scored images are inverted with the same steps
 GAN_REFERENCE_LIMIT = 100  # inverting a test image costs about as much as a training step
+LIKELIHOODS = ("log_prob", "elbo", "energy")  # what anomaly_score scores with before inverting
 NEAREST = 5
 MAP_SIDE, MAP_MARGIN = 400, 12
 PALETTE = "#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf".split()
@@ -30,7 +31,7 @@ UNLABELLED = "#c8c8c8"  # PALETTE is matplotlib's tab10, one colour per label
 
 def _inverts(model) -> bool:
     """Whether the score inverts the model (no likelihood or bound to score with)."""
-    return not (model.has("log_prob") or model.has("elbo"))
+    return not any(model.has(c) for c in LIKELIHOODS)
 
 
 def _inversion(model) -> dict:
@@ -39,10 +40,10 @@ def _inversion(model) -> dict:
 
 def _cmd_score(a) -> None:
     from engine.ops import anomaly_score, load_reference
-    from engine.ops.anomaly import UNITS
+    from engine.ops.anomaly import score_unit
 
     model, card = load_with_card(
-        a, "log_prob", "elbo", "decode", doing="score how surprising an image is"
+        a, *LIKELIHOODS, "decode", doing="score how surprising an image is"
     )
     if a.build_reference:
         return _build_reference(a, model, card)
@@ -63,7 +64,7 @@ def _cmd_score(a) -> None:
             pct = reference.percentile(score).item()
             rank = f"percentile {pct:.1f} of {len(reference.scores)} held-out {reference.dataset}"
             rank += " images"
-        print(f"{path.name}: {score.item():.4f} {UNITS.get(model.kind, '')}, {rank}")
+        print(f"{path.name}: {score.item():.4f} {score_unit(model)}, {rank}")
 
 
 def _build_reference(a, model, card: dict) -> None:
@@ -105,7 +106,7 @@ def _cmd_project(a) -> None:
     from engine.ops import load_map
 
     model, card = load_with_card(a, "encode", doing="place images on a map")
-    out = None if a.out is None else png_file(a.out)
+    out = None if a.out is None else png_file(a.out, name="map.png")
     latent_map = load_map(a.checkpoint)
     if latent_map is None:
         raise EngineError(f"no latent map: run python -m engine map --checkpoint {a.checkpoint}")
