@@ -28,6 +28,7 @@ def _cmd_train(a) -> None:
             ema=a.ema,
             grids=a.grids,
             max_minutes=a.max_minutes,
+            resume=a.resume,
             command="python -m engine " + shlex.join(a.argv),
         )
     )
@@ -63,4 +64,9 @@ def add_commands(sub) -> None:
     t.add_argument("--ema", type=float, help="EMA decay of the shipped weights (0: off)")
     t.add_argument("--grids", type=int, default=20, help="sample grids to keep over training")
     t.add_argument("--max-minutes", type=float, help="stop (and save) after this much wall time")
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the training state saved beside --out (a fresh start if none)",
+    )
     t.set_defaults(run=_cmd_train)

@@ -7,6 +7,7 @@ import dataclasses
 from engine.base import config_from_dict
 from engine.errors import EngineError
 from engine.models.classifier import LeNetClassifier, LeNetClassifierConfig
+from engine.models.diffusion import DDPM, DiffusionConfig
 from engine.models.ebm import ConvEBM, EBMConfig
 from engine.models.flow import RealNVP, RealNVPConfig
 from engine.models.gan import DCGAN, DCGANConfig
@@ -15,7 +16,7 @@ from engine.models.rbm import BernoulliRBM, RBMConfig
 from engine.models.vae import ConvVAE, ConvVAEConfig
 from engine.models.vaeac import VAEAC, VAEACConfig
 
-KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, ConvEBM, BernoulliRBM, GatedPixelCNN)}
+KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, DDPM, GatedPixelCNN, ConvEBM, BernoulliRBM)}
 GENERATIVE_KINDS = ("gan", "vae", "flow")
 CONDITIONAL_KINDS = ("vaeac",)  # generate only given part of an image: inpainting
 
@@ -33,13 +34,15 @@ __all__ = [
     "LeNetClassifier",
     "LeNetClassifierConfig",
     "VAEAC",
-    "VAEACConfig",
     "GatedPixelCNN",
     "PixelCNNConfig",
+    "VAEACConfig",
+    "DDPM",
     "ConvEBM",
     "EBMConfig",
     "BernoulliRBM",
     "RBMConfig",
+    "DiffusionConfig",
 ]
 
 

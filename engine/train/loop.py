@@ -6,6 +6,11 @@ An EMA copy of the weights is validated and shipped; the best one by validation 
 training stops early once it has not improved for ``patience`` epochs. Checkpoints are written
 atomically (complete folder or nothing) whenever there is something better to save, so an
 interrupted run leaves its last complete checkpoint and never a half-written one.
+
+Every few minutes, at the end of an epoch, the whole training state (weights, EMA, optimisers,
+generators, history, best-so-far; :mod:`engine.train.state`) is saved beside the output folder;
+``resume=True`` continues from it exactly (on one process) when it is there, and starts fresh when
+it is not. ``max_minutes`` limits each invocation; the card's wall time adds them up.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ from engine.errors import EngineError
 from engine.images import make_grid, png_bytes
 from engine.models import build_model
 from engine.train.objectives import OBJECTIVES
+from engine.train.state import (
+    load_objective_state,
+    load_state,
+    objective_state,
+    save_state,
+    state_path,
+)
 
 DEFAULTS = {  # kind -> (learning rate, batch size, patience in epochs, EMA decay)
     "vae": (1e-3, 128, 30, 0.999),
@@ -37,11 +49,13 @@ DEFAULTS = {  # kind -> (learning rate, batch size, patience in epochs, EMA deca
     "gan": (1e-4, 64, None, 0.999),
     "classifier": (1e-3, 128, 10, None),
     "vaeac": (1e-3, 64, 15, 0.999),
-    "pixelcnn": (2e-3, 32, 6, 0.998),
+    "diffusion": (1e-3, 64, None, 0.999),
     "ebm": (1e-4, 64, 30, None),  # no EMA: samples are drawn from the weights being trained
     "rbm": (0.01, 100, 20, None),  # no EMA: the persistent chains follow the weights trained
+    "pixelcnn": (2e-3, 32, 6, 0.998),
 }
 SAVE_INTERVAL_S = 120.0
+STATE_INTERVAL_S = 180.0  # training state for --resume, saved at the end of an epoch
 
 
 @dataclass
@@ -62,6 +76,7 @@ class TrainSettings:
     grids: int = 20
     max_minutes: float | None = None
     command: str = ""
+    resume: bool = False
 
 
 def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
@@ -162,10 +177,67 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
 
     grids, history = {}, []
     best = {"loss": float("inf"), "epoch": 0, "state": None, "val": None}
-    start = last_save = time.time()
-    status, step = "finished", 0
+    start = last_save = last_state = time.time()
+    status, step, done, before_s = "finished", 0, 0, 0.0
+    where = state_path(s.out)
+    settings = {
+        "kind": s.kind,
+        "dataset": s.dataset,
+        "batch_size": batch,
+        "lr": lr,
+        "seed": s.seed,
+        "image_shape": [c, h, h],
+        "config": s.config,
+        "ema_decay": ema_decay,
+        "world_size": world,
+    }
+    saved = load_state(where) if s.resume else None
+    if saved is not None:
+        changed = sorted(k for k, v in settings.items() if saved["settings"].get(k) != v)
+        if changed:
+            raise EngineError(
+                f"{where}: saved with different {', '.join(changed)}; resume with the same"
+                " settings or delete it to start over"
+            )
+        model.load_state_dict(saved["model"])
+        if ema:
+            ema.model.load_state_dict(saved["ema"])
+            ema.updates = saved["ema_updates"]
+        load_objective_state(objective, saved["objective"])
+        if rank == 0:
+            step_gen.set_state(saved["step_gen"])
+        else:  # each rank's stream is not saved: a fresh one per resumed epoch
+            step_gen.manual_seed(s.seed * 7919 + rank + 1 + 1_000_003 * saved["epoch"])
+        torch.set_rng_state(saved["torch_rng"])
+        grids, history, best = saved["grids"], saved["history"], saved["best"]
+        step, done, before_s = saved["step"], saved["epoch"], saved["wall_time_s"]
+
+    def save_training_state(epoch: int) -> None:
+        save_state(
+            where,
+            {
+                "settings": settings,
+                "epoch": epoch,
+                "step": step,
+                "wall_time_s": before_s + time.time() - start,
+                "model": model.state_dict(),
+                "ema": ema.model.state_dict() if ema else None,
+                "ema_updates": ema.updates if ema else 0,
+                "objective": objective_state(objective, model),
+                "step_gen": step_gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "grids": grids,
+                "history": history,
+                "best": best,
+            },
+        )
+
     bar = tqdm(
-        total=s.epochs * steps_per_epoch, disable=rank != 0, mininterval=2.0, dynamic_ncols=True
+        total=s.epochs * steps_per_epoch,
+        initial=min(step, s.epochs * steps_per_epoch),
+        disable=rank != 0,
+        mininterval=2.0,
+        dynamic_ncols=True,
     )
 
     def snapshot(state) -> torch.nn.Module:
@@ -196,7 +268,7 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
             "lr": lr,
             "ema_decay": ema_decay,
             "patience": patience,
-            "wall_time_s": round(time.time() - start, 1),
+            "wall_time_s": round(before_s + time.time() - start, 1),
             "device": str(device),
             "world_size": world,
             "threads": torch.get_num_threads(),
@@ -207,11 +279,13 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
             "metrics": {"val": best["val"]} if best["val"] else {},
             "sample_grids": sorted(k for k in grids),
             "history": history,
+            "resumed": bool(before_s),
         }
         save_checkpoint(shipped, s.out, card=card, extra=extra)
 
+    epoch = done
     try:
-        for epoch in range(1, s.epochs + 1):
+        for epoch in range(done + 1, s.epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(s.seed * 1000 + epoch))
             sums: dict[str, float] = {}
@@ -238,7 +312,7 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
                 {
                     "epoch": epoch,
                     "step": step,
-                    "time_s": round(time.time() - start, 1),
+                    "time_s": round(before_s + time.time() - start, 1),
                     "train": train_logs,
                     "val": val,
                 }
@@ -267,13 +341,18 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
                 stop = "time-limit"
             if stop or epoch == s.epochs:
                 status = stop or "finished"
+                if rank == 0:
+                    save_training_state(epoch)
                 break
+            if rank == 0 and time.time() - last_state > STATE_INTERVAL_S:
+                save_training_state(epoch)
+                last_state = time.time()
             if rank == 0 and improved and time.time() - last_save > SAVE_INTERVAL_S:
                 write(epoch, final=False)
                 last_save = time.time()
     finally:
         bar.close()
-    if rank == 0:
+    if rank == 0 and best["state"] is not None:
         write(epoch, final=True)
     if world > 1:
         dist.barrier()

@@ -13,9 +13,10 @@ from torch import nn
 
 from engine.models.gan import DCGANDiscriminator
 from engine.ops.inpaint import mask_preset
+from engine.train.diffusion import DiffusionObjective
 from engine.train.ebm import EBMObjective
-from engine.train.pixelcnn import PixelCNNObjective
 from engine.train.rbm import RBMObjective
+from engine.train.pixelcnn import PixelCNNObjective
 
 
 class _LossModule(nn.Module):
@@ -242,6 +243,7 @@ OBJECTIVES = {
     "gan": GANObjective,
     "classifier": ClassifierObjective,
     "vaeac": VAEACObjective,
+    "diffusion": DiffusionObjective,
     "ebm": EBMObjective,
     "rbm": RBMObjective,
     "pixelcnn": PixelCNNObjective,
