@@ -196,3 +196,14 @@ def test_a_model_without_a_latent_samples_and_is_compared_by_what_it_can_do(new_
     assert list(table["model"]) == ["a-decoder", "b-chain"]
     assert table["reconstruction MSE"].notna().tolist() == [True, False]
     assert "b-chain cannot reconstruct or inpaint" in notes(at)
+
+
+def test_the_report_measures_a_new_kind_in_every_section_whose_metric_applies(new_kinds):
+    from engine.report import models as chosen
+
+    found = chosen.checkpoints(new_kinds, "mnist")
+    assert list(found) == ["a-decoder", "c-decoder", "b-chain"]  # the registry's order
+    assert list(chosen.samplers(found)) == ["a-decoder", "c-decoder", "b-chain"]
+    assert list(chosen.inpainters(found)) == ["a-decoder", "c-decoder"]
+    assert list(chosen.encoders_or_decoders(found)) == ["a-decoder", "c-decoder"]
+    assert chosen.likelihoods(found) == {}

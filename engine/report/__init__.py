@@ -1,5 +1,10 @@
 """``python -m engine report``: an offline evaluation report of the shipped checkpoints.
 
+The package: :mod:`~engine.report.models` chooses the checkpoints of each section by
+capability, :mod:`~engine.report.sections` and :mod:`~engine.report.sprites` measure,
+:mod:`~engine.report.markdown` and :mod:`~engine.report.tables` write the Markdown,
+:mod:`~engine.report.figures` the PNGs.
+
 Writes ``report.md``, ``results.json`` and PNG figures into one folder (``reports/latest`` by
 default, which the app shows as is). Everything is measured against held-out data, beside a
 real-vs-real floor at the same sample size, with the seeds and sizes printed next to each table
@@ -16,15 +21,17 @@ from pathlib import Path
 
 import torch
 
-from engine import report_sections as sec
 from engine.images import make_grid, save_png
-from engine.report_figures import (
+from engine.report import sections as sec
+from engine.report import sprites
+from engine.report.figures import (
     disentangle_figure,
     histogram_figure,
     probe_figure,
     sweep_figure,
 )
-from engine.report_markdown import render_markdown
+from engine.report.markdown import render_markdown
+from engine.report.models import checkpoints
 
 
 @dataclass
@@ -70,17 +77,15 @@ def build_report(s: ReportSettings, *, log=print) -> Path:
     prev = json.loads(previous.read_text()) if previous.is_file() else {}
     if _comparable(prev.get("settings", {})) != _comparable(_settings_json(s)):
         prev = {}  # measured with other sizes or seeds: nothing can be carried over
-    models = sec.available(s.pretrained, sec.MNIST_MODELS)
+    models = checkpoints(s.pretrained, "mnist")  # each section picks by capability
     results: dict = {"settings": _settings_json(s), "timing_s": {}, "measured": {}}
     steps = {
         "quality": lambda: sec.mnist_quality(s, models, log),
-        "sprites_quality": lambda: sec.sprites_quality(s, log),
+        "sprites_quality": lambda: sprites.sprites_quality(s, log),
         "likelihood": lambda: sec.likelihood(s, models, log),
-        "inpainting": lambda: sec.inpainting(
-            s, {**models, **sec.available(s.pretrained, sec.INPAINTING_ONLY)}, log
-        ),
+        "inpainting": lambda: sec.inpainting(s, models, log),
         "probe": lambda: sec.probe(s, models, log),
-        "disentangle": lambda: sec.disentanglement(s, log),
+        "disentangle": lambda: sprites.disentanglement(s, log),
     }
     for name, run in steps.items():
         if name.removeprefix("sprites_") not in s.sections:

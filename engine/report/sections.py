@@ -1,14 +1,14 @@
 """The measurements behind ``python -m engine report``, one function per section.
 
 Each section reads shipped checkpoints only (nothing is trained here) and returns plain numbers;
-:mod:`engine.report` turns them into Markdown and figures. Sample sizes and seeds come from
+:mod:`engine.report` turns them into Markdown and figures. Each takes every MNIST checkpoint and
+measures those whose capabilities its metric needs (:mod:`engine.report.models`). Sample sizes and seeds come from
 :class:`~engine.report.ReportSettings` and are written next to every figure.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,30 +17,20 @@ from engine.checkpoint import load, read_card
 from engine.data import load_dataset
 from engine.metrics import (
     ClassifierFeatures,
-    dci,
     extract,
-    factorvae_score,
     independent_bernoulli_nll,
     independent_bpd,
     linear_probe,
     memorisation,
-    mig,
     perceptual_path_length,
     precision_recall,
     quality,
 )
-
-MNIST_MODELS = ("mnist-vae", "mnist-gan", "mnist-flow")
-INPAINTING_ONLY = ("mnist-vaeac",)  # conditional models: rows of the inpainting table only
+from engine.report.models import encoders_or_decoders, inpainters, likelihoods, samplers
 
 
 def _gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
-
-
-def available(pretrained: Path, names) -> dict:
-    """name -> loaded model (CPU) for each checkpoint folder that exists."""
-    return {n: load(pretrained / n, device="cpu") for n in names if (pretrained / n).is_dir()}
 
 
 def blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
@@ -78,7 +68,7 @@ def mnist_quality(s, models: dict, log) -> dict:
     ref, _ = extract(ext, test.float())
     n = min(s.n_samples, len(val))
     sets = real_variants(val, train, n, s.seed)
-    for i, (name, model) in enumerate(models.items()):
+    for i, (name, model) in enumerate(samplers(models).items()):
         sets[name] = model.sample(n, generator=_gen(s.seed + i))
     rows, grids = {}, {}
     for name, x in sets.items():
@@ -89,7 +79,9 @@ def mnist_quality(s, models: dict, log) -> dict:
         grids[name] = x[:64]
         log(f"  quality {name}: FID {q['fid']:.2f}")
     ppl, sweep = {}, {}
-    for i, (name, model) in enumerate(models.items()):
+    for i, (name, model) in enumerate(samplers(models).items()):
+        if not model.has("decode"):  # both walk or scale a latent: none to walk or scale
+            continue
         g = _gen(s.seed + 100 + i)
         z0, z1 = (
             model.sample_latent(s.ppl_pairs, generator=g),
@@ -113,30 +105,6 @@ def mnist_quality(s, models: dict, log) -> dict:
 
 
 @torch.no_grad()
-def sprites_quality(s, log) -> dict | None:
-    """Sprites samples against the sprites test split, on the sprites classifier's features."""
-    if not (s.pretrained / "sprites-classifier").is_dir():
-        return None
-    ext = ClassifierFeatures(load(s.pretrained / "sprites-classifier", device="cpu"))
-    train, val, test = (load_dataset("sprites", sp) for sp in ("train", "val", "test"))
-    ref, _ = extract(ext, test.float())
-    n = min(s.sprites_n or len(val), len(val))
-    pick = torch.randperm(len(val), generator=_gen(s.seed))[:n]
-    sets = {"real: held-out (val)": val.float()[pick]}
-    dirs = _disentangle_dirs(s)
-    names = ["sprites-vae"] + [f"disentangle/{p.name}" for p in dirs if p.name.endswith("-s0")]
-    for i, (name, model) in enumerate(available(s.pretrained, names).items()):
-        sets[name] = model.sample(n, generator=_gen(s.seed + i))
-    rows = {}
-    for name, x in sets.items():
-        feats, probs = extract(ext, x)
-        rows[name] = quality(ref, feats, fake_probs=probs, seed=s.seed)
-        rows[name]["memorisation"] = memorisation(x, train.float(), test.float())
-        log(f"  sprites quality {name}: FID {rows[name]['fid']:.2f}")
-    return {"n_reference": len(test), "n": n, "rows": rows}
-
-
-@torch.no_grad()
 def likelihood(s, models: dict, log) -> dict:
     """Held-out flow bits/dim and VAE IWAE NLL next to independent-pixel baselines."""
     from engine.evaluate import evaluate
@@ -148,11 +116,10 @@ def likelihood(s, models: dict, log) -> dict:
         "baseline_bpd": independent_bpd(train.x, test.x),
         "baseline_nll_nats": independent_bernoulli_nll(train.float(), binary),
     }
-    for name, model in models.items():
-        if model.kind in ("flow", "vae"):
-            out[name] = evaluate(model, "mnist", k=s.iwae_k, seed=s.seed, progress=False)
-            out[name]["card"] = read_card(s.pretrained / name).get("metrics", {}).get("test", {})
-            log(f"  likelihood {name}: {out[name]}")
+    for name, model in likelihoods(models).items():
+        out[name] = evaluate(model, "mnist", k=s.iwae_k, seed=s.seed, progress=False)
+        out[name]["card"] = read_card(s.pretrained / name).get("metrics", {}).get("test", {})
+        log(f"  likelihood {name}: {out[name]}")
     return out
 
 
@@ -170,7 +137,7 @@ def inpainting(s, models: dict, log) -> dict:
             name: {"psnr": psnr_missing(f, x, known)}
             for name, f in baselines(train, x, known).items()
         }
-        for name, model in models.items():
+        for name, model in inpainters(models).items():
             start, means = time.perf_counter(), []
             for i, batch in enumerate(x.split(10)):
                 out = inpaint(
@@ -203,7 +170,8 @@ def probe(s, models: dict, log) -> dict:
     train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
     y_tr, y_te = train.labels.numpy(), test.labels.numpy()
     codes = {"pixels": (train.float().flatten(1).numpy(), test.float().flatten(1).numpy())}
-    for name, model in models.items():
+    readable = encoders_or_decoders(samplers(models))
+    for name, model in readable.items():
         if model.has("encode"):
             codes[name] = (_codes(model, train.float()), _codes(model, test.float()))
     clf = load(s.pretrained / "mnist-classifier", device="cpu")
@@ -219,8 +187,8 @@ def probe(s, models: dict, log) -> dict:
             for k in s.probe_labels
         }
         log(f"  probe {name}")
-    gans = {n: m for n, m in models.items() if not m.has("encode")}
-    for name, model in gans.items():  # no encoder: codes by inversion, a smaller protocol
+    inverted = {n: m for n, m in readable.items() if not m.has("encode")}
+    for name, model in inverted.items():  # no encoder: codes by inversion, a smaller protocol
         k = min(s.probe_labels)
         idx = np.unique(
             np.concatenate([few_label_indices(y_tr, k, seed=sd) for sd in s.probe_seeds])
@@ -237,94 +205,4 @@ def probe(s, models: dict, log) -> dict:
         }
         out["gan_test"] = len(te)
         log(f"  probe {name} by inversion ({len(x)} images)")
-    return out
-
-
-def _disentangle_dirs(s) -> list[Path]:
-    """Finished runs only: a run still training has a checkpoint whose card says so."""
-    root = s.pretrained / "disentangle"
-    dirs = sorted(p for p in root.glob("sprites-vae-b*-s*") if p.is_dir()) if root.is_dir() else []
-    return [p for p in dirs if read_card(p).get("status") != "training"]
-
-
-def _vote_batches(s):
-    """Factors of V "one factor fixed" batches of L sprites, and which factor was fixed."""
-    from engine.data.sprites import FACTORS, sample_factors
-
-    g, names = _gen(s.seed), list(FACTORS)
-    fixed = torch.randint(len(names), (s.votes,), generator=g)
-    rows = []
-    for k in fixed.tolist():
-        value = int(torch.randint(len(FACTORS[names[k]]), (1,), generator=g))
-        rows.append(sample_factors(s.vote_batch, generator=g, fixed={names[k]: value}))
-    return torch.stack(rows), fixed.numpy()  # (V, L, F), (V,)
-
-
-@torch.no_grad()
-def disentanglement(s, log) -> dict | None:
-    """MIG, FactorVAE score and DCI of every sprites VAE, grouped by beta, with a random floor."""
-    from engine.data.sprites import render
-    from engine.models import build_model
-
-    dirs = _disentangle_dirs(s)
-    if not dirs:
-        return None
-    train, test = load_dataset("sprites", "train"), load_dataset("sprites", "test")
-    pick = torch.randperm(len(train), generator=_gen(s.seed))[: s.disent_codes]
-    x_tr, f_tr = train.float()[pick], train.factors[pick].numpy()
-    vote_factors, fixed = _vote_batches(s)
-    x_votes = render(vote_factors.flatten(0, 1)).float() / 255
-    models: dict[str, list] = {}
-    for p in dirs:
-        model = load(p, device="cpu")
-        models.setdefault(f"VAE, beta {model.config.beta:g}", []).append((p.name, model))
-    if (s.pretrained / "sprites-vae").is_dir():
-        models["sprites-vae (beta 2, shipped, 1 seed)"] = [
-            ("sprites-vae", load(s.pretrained / "sprites-vae", device="cpu"))
-        ]
-    config = dict(models[next(iter(models))][0][1].config.__dict__)
-    models["random encoder (untrained)"] = []
-    for seed in range(3):
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            models["random encoder (untrained)"].append(
-                (f"random-s{seed}", build_model("vae", config).eval())
-            )
-    out = {
-        "n_codes": len(x_tr),
-        "n_test": len(test),
-        "votes": s.votes,
-        "vote_batch": s.vote_batch,
-        "groups": {},
-    }
-    for group, members in models.items():
-        runs = []
-        for name, model in members:
-            c_tr, c_te = _codes(model, x_tr), _codes(model, test.float())
-            c_votes = _codes(model, x_votes).reshape(s.votes, s.vote_batch, -1)
-            if name.startswith("random"):  # untrained means are ~0: as random features, unit std
-                scale = c_tr.std(0)
-                c_tr, c_te, c_votes = c_tr / scale, c_te / scale, c_votes / scale
-            fv = factorvae_score(
-                c_votes, fixed, c_tr, n_factors=f_tr.shape[1], n_train=s.votes * 2 // 3
-            )
-            d = dci(c_tr, f_tr, c_te, test.factors.numpy(), seed=s.seed)
-            runs.append(
-                {
-                    "name": name,
-                    "mig": mig(c_tr, f_tr)["mig"],
-                    "factorvae": fv["score"],
-                    "active_dims": fv["active_dims"],
-                    **{k: d[k] for k in ("disentanglement", "completeness", "informativeness")},
-                }
-            )
-            log(f"  disentanglement {name}: MIG {runs[-1]['mig']:.3f}")
-        keys = ("mig", "factorvae", "disentanglement", "completeness", "informativeness")
-        out["groups"][group] = {
-            "runs": runs,
-            **{
-                k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs])))
-                for k in keys
-            },
-        }
     return out
