@@ -88,6 +88,16 @@ def test_sample_temperature_and_new_seed_change_the_grid():
     assert at.number_input[0].value != 0
 
 
+@pytest.mark.parametrize("name", ["sample", "walk", "interpolate", "map", "inpaint", "evolution"])
+def test_every_page_opens_on_the_vae_and_says_which_models_it_leaves_out(name):
+    at = ok(page(name))
+    assert at.selectbox[0].value == "mnist-vae"
+    assert at.selectbox[0].options[0] == "mnist-vae"
+    lines = [c.value for c in at.caption if "not listed" in c.value]
+    assert len(lines) == 1 and "mnist-classifier" in lines[0]
+    assert ("mnist-vaeac" in lines[0]) == (name != "inpaint")  # it fills in, nothing else
+
+
 def test_sample_state_comes_from_the_url():
     at = ok(page("sample", model="mnist-gan", seed=7, t=0.7))
     assert by_label(at.selectbox, "Model").value == "mnist-gan"

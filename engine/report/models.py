@@ -19,10 +19,11 @@ def _rank(model) -> int:
 
 def checkpoints(pretrained: Path, dataset: str) -> dict:
     """name -> model (CPU) of each checkpoint folder directly in ``pretrained`` whose card names
-    ``dataset``, in the model registry's order (the VAE first), then by name."""
+    ``dataset`` (a run still training is left out), in the model registry's order (the VAE first), then by name."""
     found = []
     for folder in sorted(p for p in Path(pretrained).iterdir() if (p / "config.json").is_file()):
-        if read_card(folder).get("dataset") == dataset:
+        card = read_card(folder)
+        if card.get("dataset") == dataset and card.get("status") != "training":  # finished only
             found.append((folder.name, load(folder, device="cpu")))
     return dict(sorted(found, key=lambda nm: (_rank(nm[1]), nm[0])))
 
