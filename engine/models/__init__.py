@@ -17,8 +17,12 @@ from engine.models.vae import ConvVAE, ConvVAEConfig
 from engine.models.vaeac import VAEAC, VAEACConfig
 
 KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, DDPM, GatedPixelCNN, ConvEBM, BernoulliRBM)}
-GENERATIVE_KINDS = ("gan", "vae", "flow")
-CONDITIONAL_KINDS = ("vaeac",)  # generate only given part of an image: inpainting
+# Derived from capabilities, for scripts and tests that list kinds: those that draw samples, and
+# those that only complete a hidden part of an image (inpainting). The app asks capabilities.
+GENERATIVE_KINDS = tuple(k for k, cls in KINDS.items() if "sample" in cls.capabilities)
+CONDITIONAL_KINDS = tuple(
+    k for k, cls in KINDS.items() if "complete" in cls.capabilities and k not in GENERATIVE_KINDS
+)
 
 __all__ = [
     "KINDS",
