@@ -19,6 +19,7 @@ import streamlit as st
 
 import engine
 from engine.errors import EngineError
+from engine.ops.anomaly import REFERENCE_FILE
 from engine.ops.inpaint import NEEDS as INPAINT_NEEDS
 from engine.ops.latent_map import MAP_FILE
 
@@ -30,7 +31,8 @@ EXTRA_ROOTS_ENV = "LATENT_ATLAS_CHECKPOINTS"  # more checkpoint folders, os.path
 FEATURES = {
     "inpaint": "some inpainting method fits its capabilities (engine.ops.inpaint.method_for)",
     "reconstruct": "it decodes: an encoder's code or an inversion is decoded again",
-    "surprise": "an anomaly score: a likelihood, a bound, or an inversion's error",
+    "surprise": "an anomaly score: a likelihood or a bound, or any score with its test-digit"
+    " reference beside it (an inversion's error is too slow to offer without one)",
     "map": "it decodes and has a latent map file beside it",
     "training grids": "sample grids were saved while it trained",
 }
@@ -42,9 +44,9 @@ WHY = {
     "trajectory": "no sampling chain to watch",
     "inpaint": "no way to fill in a hidden part",
     "reconstruct": "no decoder to reconstruct with",
-    "surprise": "no likelihood, bound or decoder to score with",
+    "surprise": "no likelihood, bound or surprise reference to score with",
     "map": "no latent map file (`python -m engine map` builds one)",
-    "training grids": "no sample grids saved during its training",
+    "training grids": "no sample grids saved while training",
 }
 
 
@@ -55,7 +57,7 @@ def offers_of(capabilities: Iterable[str], folder: Path) -> frozenset[str]:
         caps.add("inpaint")
     if "decode" in caps:
         caps.add("reconstruct")
-    if caps & {"log_prob", "elbo", "decode"}:
+    if caps & {"log_prob", "elbo"} or (folder / REFERENCE_FILE).is_file():
         caps.add("surprise")
     if "decode" in caps and (folder / MAP_FILE).is_file():
         caps.add("map")
