@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup test lint format run evaluate extras report clean
+.PHONY: setup test lint format run class evaluate extras report clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ format: setup
 ## Start the app on the shipped checkpoints (settings: streamlit_config.toml; PORT=8502 to move it).
 run: setup
 	$(PY) -m app $(if $(PORT),--server.port=$(PORT))
+
+## A class on WORKERS app processes behind HAProxy on PORT (docs/class-server.md).
+class: setup
+	$(PY) deploy/class_server.py --workers $(or $(WORKERS),2) --port $(or $(PORT),8500)
 
 ## Held-out figures of every shipped checkpoint (written into each card.json when a figure changed).
 evaluate: setup
