@@ -57,11 +57,18 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     tune_malloc()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # sessions run side by side; see resources
+    os.environ.setdefault("LATENT_ATLAS_PAGE_WAIT_S", "1.0")  # see app/warmup.py
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
     from streamlit.web import cli
 
+    from app import workers
+
+    workers.start()  # the worker processes for long computations, while the server starts
+    from app import warmup
+
+    warmup.start()  # the default views, in the background once the server is up
     sys.argv = ["streamlit", "run", str(ROOT / "app" / "main.py"), *config_flags(), *argv]
     sys.exit(cli.main())
 

@@ -54,10 +54,10 @@ def serve(conn) -> None:
     torch.set_num_threads(1)  # the pool's processes are the parallelism
     while True:
         try:
-            kind, job, payload = pickle.loads(conn.recv_bytes())
+            message, job, payload = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        if kind != "run":
+        if message != "run":
             continue  # a cancel that came after its job had ended
 
         def step(*args, job=job, wants=payload[1]) -> None:
@@ -102,16 +102,16 @@ class _Worker:
     def _read(self) -> None:
         while True:
             try:
-                kind, number, value = pickle.loads(self.conn.recv_bytes())
+                event, number, value = pickle.loads(self.conn.recv_bytes())
             except (EOFError, OSError):
                 return self.pool.lost(self)
             job = self.job
             if job is None or job.number != number:
                 continue
-            if kind == "progress":
-                job.events.put((kind, value))
+            if event == "progress":
+                job.events.put((event, value))
             else:
-                self.pool.finished(self, (kind, value))
+                self.pool.finished(self, (event, value))
 
 
 class Pool:

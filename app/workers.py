@@ -14,7 +14,7 @@ moves and clicks then run in a web process whose interpreter does not also run t
   gets :class:`Busy` ("busy, try again in a moment") at once instead of waiting without end.
 - ``$LATENT_ATLAS_WORKERS`` = ``processes`` (default) or ``threads`` (the earlier way: the same
   work on low-priority threads of the web process, kept to compare); ``$LATENT_ATLAS_WORKER_COUNT``
-  workers (default: the number of cores, at least 2).
+  workers (default: one per core this process may use).
 - Work that cannot be pickled (a closure) cannot leave the process: it runs on the threads.
 """
 
@@ -54,7 +54,8 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
-WORKERS = _env_int(COUNT_ENV, max(2, os.cpu_count() or 1))  # more would only share the cores
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+WORKERS = _env_int(COUNT_ENV, CORES)  # one per core this process may use: more only share them
 WAITING = _env_int(QUEUE_ENV, 16)  # about 16 inpaintings: 3 s of two cores' work
 
 
@@ -175,6 +176,13 @@ def pool():
         return _pool
 
 
+def start() -> None:
+    """Start the process pool in the background, so that the first student's inpainting does
+    not wait for it (``python -m app`` calls it); nothing with threads."""
+    if mode() == "processes":
+        threading.Thread(target=pool, daemon=True, name="work-pool-start").start()
+
+
 def call(
     work: Callable[[Callable[..., None]], T], progress: Callable[..., None] | None = None
 ) -> T:
@@ -197,12 +205,12 @@ def call(
     job = workers.submit(payload, progress is not None)
     try:
         while True:
-            kind, value = job.events.get()
-            if kind == "progress":
+            event, value = job.events.get()
+            if event == "progress":
                 progress(*value)
-            elif kind == "result":
+            elif event == "result":
                 return value
-            elif kind == "error":
+            elif event == "error":
                 raise value
             else:  # "cancelled": only after a cancel from here, which has raised already
                 raise Cancelled

@@ -38,8 +38,13 @@ def sample_grid(
     ``decode``) draws its own way."""
 
     def compute():
-        with torch.no_grad():
-            x = model(name).sample(n, generator=gen(seed), temperature=temperature)
+        m = model(name)
+        if m.has("trajectory"):  # an iterative sampler: seconds, in a worker process
+            options = {"temperature": temperature}
+            x = workers.call(workers.Request("sample", entry(name).path, (n,), options, seed))
+        else:
+            with torch.no_grad():
+                x = m.sample(n, generator=gen(seed), temperature=temperature)
         grid = make_grid(x)
         return Grid(grid, png_bytes(grid), png_bytes(upscale(grid, px)) if px else None)
 
@@ -126,10 +131,8 @@ def latent_for(name: str, how: str, value) -> torch.Tensor:
 
 
 def reconstruct(name: str, x: torch.Tensor, *, seed: int = 0, private: bool = True) -> Timed:
-    m = model(name)
-
-    def compute():  # without an encoder it is an inversion: long work
-        return workers.call(lambda _: engine.reconstruct(m, x, generator=gen(seed)))
+    def compute():  # without an encoder it is an inversion: long work, in a worker process
+        return workers.call(workers.Request("reconstruct", entry(name).path, (x,), seed=seed))
 
     return run(name, "reconstruct", {"x": x, "seed": seed}, compute, private=private)
 
@@ -155,15 +158,10 @@ def inpaint(
     callback=None,
     private: bool = True,
 ) -> Timed:
-    m = model(name)
+    request = workers.Request("inpaint", entry(name).path, (x, known), {"samples": samples}, seed)
 
-    def compute():
-        res = workers.call(
-            lambda step: engine.inpaint(
-                m, x, known, samples=samples, generator=gen(seed), callback=step
-            ),
-            callback,
-        )
+    def compute():  # in a worker process
+        res = workers.call(request, callback)
         hidden = ~known.expand_as(x)
         psnr = None
         if truth and hidden.any():
