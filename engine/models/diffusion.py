@@ -49,6 +49,7 @@ class DiffusionConfig:
     schedule: str = "squaredcos_cap_v2"
     prediction: str = "epsilon"
     steps: int = 20  # default DDIM steps of decode, encode and sample
+    spacing: str = "leading"  # DDIM timesteps: "leading" starts at T - T/steps, "trailing" at T - 1
     clip_x0: bool = False  # clipping the predicted x_0 would make encode and decode disagree
 
 
@@ -95,8 +96,10 @@ class DDPM(GenerativeModel):
     # -- schedules --------------------------------------------------------------------------------
     def scheduler(self, name: str = "ddim"):
         """A diffusers scheduler over this model's noise schedule: ``ddpm`` (training), ``ddim``,
-        ``ddim_inverse`` or ``repaint``. DDIM uses trailing timesteps, so its first step is at
-        t = T - 1 and the inverse ends there."""
+        ``ddim_inverse`` or ``repaint``. DDIM's timesteps are ``config.spacing``: "leading" (the
+        default) starts at t = T - T/steps, where the cosine schedule's signal is still 0.08 of
+        the image; "trailing" starts at T - 1, where it is 1e-5 and inversion cannot recover the
+        image (the first step divides the noise error by that)."""
         if name not in self._schedulers:
             d, c = _diffusers(), self.config
             common = dict(num_train_timesteps=c.train_timesteps, beta_schedule=c.schedule)
@@ -104,7 +107,7 @@ class DDPM(GenerativeModel):
                 common,
                 clip_sample=c.clip_x0,
                 prediction_type=c.prediction,
-                timestep_spacing="trailing",
+                timestep_spacing=c.spacing,
                 set_alpha_to_one=True,
             )
             self._schedulers[name] = {

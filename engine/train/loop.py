@@ -49,7 +49,7 @@ DEFAULTS = {  # kind -> (learning rate, batch size, patience in epochs, EMA deca
     "gan": (1e-4, 64, None, 0.999),
     "classifier": (1e-3, 128, 10, None),
     "vaeac": (1e-3, 64, 15, 0.999),
-    "diffusion": (1e-3, 64, None, 0.999),
+    "diffusion": (1e-3, 64, None, 0.995),  # a short CPU run: an EMA of the last ~200 steps
     "ebm": (1e-4, 64, 30, None),  # no EMA: samples are drawn from the weights being trained
     "rbm": (0.01, 100, 20, None),  # no EMA: the persistent chains follow the weights trained
     "pixelcnn": (2e-3, 32, 6, 0.998),
