@@ -37,9 +37,12 @@ class ProtocolError(RuntimeError):
 
 
 class ProtocolClient:
-    def __init__(self, base_url: str, timeout_s: float = 60.0):
+    def __init__(self, base_url: str, timeout_s: float = 60.0, cookies: dict | None = None):
         self.base = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        # a browser's cookies: a proxy's stickiness cookie keeps the websocket and the image
+        # fetches on one server process, as a browser's cookie does (share one dict per student)
+        self.cookies = {} if cookies is None else cookies
         self.page = ""
         self.query = ""
         self.widgets: dict[str, tuple[str, object]] = {}  # label -> (fragment id, element proto)
@@ -50,7 +53,19 @@ class ProtocolClient:
 
     async def connect(self) -> None:
         url = self.base.replace("http://", "ws://") + "/_stcore/stream"
-        self.ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None)
+        self.ws = await websockets.connect(
+            url, subprotocols=["streamlit"], max_size=None, additional_headers=self._cookie()
+        )
+        for header in self.ws.response.headers.get_all("Set-Cookie"):
+            name, _, value = header.split(";")[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+
+    def _cookie(self) -> dict:
+        return (
+            {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+            if self.cookies
+            else {}
+        )
 
     async def close(self) -> None:
         await self.ws.close()
@@ -152,7 +167,8 @@ class ProtocolClient:
                 return [url for urls in media.values() for url in urls]
 
     def _fetch(self, path: str) -> int:
-        with urllib.request.urlopen(self.base + path, timeout=self.timeout_s) as r:
+        request = urllib.request.Request(self.base + path, headers=self._cookie())
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as r:
             return len(r.read())
 
 

@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    env.setdefault("LATENT_ATLAS_WORKER_COUNT", str(max(1, len(cores) // a.workers)))
+    per_process = 1 if a.pin else max(1, len(cores) // a.workers)  # worker processes each
+    env.setdefault("LATENT_ATLAS_WORKER_COUNT", str(per_process))
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(16))  # no flag for it
     flags = ["--server.address=127.0.0.1"]
     backends = [
