@@ -96,6 +96,18 @@ def test_checkpoint_export_records_the_hash_and_a_changed_file_is_refused(tmp_pa
         onnx_decoder(path)
 
 
+def test_cli_exports_a_users_checkpoint(tmp_path, capsys):
+    from engine.cli import main
+
+    path = save_checkpoint(tiny_model("vae"), tmp_path / "mine", card={"name": "mine"})
+    assert main(["export-onnx", "--checkpoint", str(path)]) == 0
+    assert "decoder.onnx" in capsys.readouterr().out
+    file, _ = onnx_decoder(path)
+    assert_matches_torch(load(path, device="cpu"), file, n=2, seed=4)
+    assert main(["export-onnx", "--checkpoint", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
 @pytest.mark.pretrained
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_decoder_matches_torch(name):

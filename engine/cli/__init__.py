@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import evaluation, images, latent, scoring, train
+from engine.cli import evaluation, export, images, latent, scoring, train
 from engine.cli.common import Parser
 from engine.errors import EngineError
 
-MODULES = (train, latent, evaluation, images, scoring)
+MODULES = (train, latent, evaluation, images, scoring, export)
 
 
 def build_parser() -> argparse.ArgumentParser:
