@@ -44,7 +44,7 @@ pages = [
         url_path="evolution",
     ),
 ]
-from app import resources, state  # noqa: E402
+from app import resources, state, warmup  # noqa: E402
 
 resources.memory_trimmer()  # once per server
 state.start_run()
@@ -52,7 +52,8 @@ page = st.navigation(pages)
 name = page.url_path or "home"
 # A page's first run in a session (a link opened, or another page left) is logged apart from the
 # runs that answer a click or a widget on it: the load test times those two apart.
-with resources.timed_run(f"{name} open" if state.page_opened(name) else name, whole_page=True):
+label = f"{name} open" if state.page_opened(name) else name
+with resources.timed_run(label, whole_page=True), warmup.user_run():  # the warm-up waits
     try:
         page.run()
     finally:

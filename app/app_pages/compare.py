@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import resources as R
-from app import state, ui
+from app import state, ui, warmup
 
 st.title("Compare")
 ui.teaching_note(
@@ -14,11 +14,7 @@ ui.teaching_note(
     "times measured here for this page."
 )
 names = ui.models_for(("sample",), why={"sample": "no way to draw an image on its own"})
-shapes = {}
-for n in names:
-    shapes.setdefault(R.model_facts(n)["image_shape"], []).append(n)
-groups = sorted(shapes.values(), key=len, reverse=True)
-default = [n for n in groups[0]][:4]
+default = warmup.compare_default(names)  # the views the server warms at its start
 chosen = st.multiselect(
     "Models (2-4 of the same image size)",
     names,
@@ -53,29 +49,67 @@ def same_image(name: str):
     return R.preprocess(name, upload).x
 
 
+def timing(result, name: str, op: str) -> str:
+    return result.caption if result else ("on its way" if R.offers(name, op) else "none")
+
+
 rows = []
+# Slow results (a GAN's inversion, a chain's samples) fill in after the page is up: each waits
+# for at most the page's deadline, then shows as on its way while the rest of the page works.
+progress = st.empty()
+later = warmup.Later()
 cols = st.columns(len(chosen))
 for col, name in zip(cols, chosen, strict=True):
     with col, ui.one_line_errors(name):
         st.subheader(name)
-        grid = R.sample_grid(name, seed=int(seed), n=16, temperature=1.0, px=300)
-        ui.image(st, grid.value.shown, caption=f"seed {seed}")
+        grid = later.get(
+            ("compare samples", name, int(seed)),
+            lambda name=name, s=int(seed): R.sample_grid(
+                name, seed=s, n=16, temperature=1.0, px=300
+            ),
+            private=False,
+        )
+        if grid is not None:
+            ui.image(st, grid.value.shown, caption=f"seed {seed}")
+        else:
+            st.caption(f"16 samples {warmup.PENDING_NOTE}…")
         if source == "upload" and upload is None:
             st.info("Upload an image to compare the models on it.")
             continue
         x = same_image(name)
         known = R.mask_preset(preset, tuple(x.shape[1:]), seed=int(seed))
         private = upload is not None  # the user's own image: results stay in this session
-        shown, what = [R.pixels(x)], ["image"]
+        public = ("compare", name, None if private else int(digit), preset, int(seed))
+        shown, what, coming = [R.pixels(x)], ["image"], []
         rec = fill = None  # what this model cannot do stays empty in its column and row
         if R.offers(name, "reconstruct"):
-            rec = R.reconstruct(name, x, seed=int(seed), private=private)
-            shown, what = [*shown, R.pixels(rec.value.x_hat)], [*what, "reconstruction"]
+            rec = later.get(
+                (*public, "reconstruct"),
+                lambda name=name, x=x, s=int(seed), p=private: R.reconstruct(
+                    name, x, seed=s, private=p
+                ),
+                private=private,
+            )
+            if rec is not None:
+                shown, what = [*shown, R.pixels(rec.value.x_hat)], [*what, "reconstruction"]
+            else:
+                coming.append("reconstruction")
         if R.offers(name, "inpaint"):
-            fill = R.inpaint(name, x, known, samples=4, seed=int(seed), truth=True, private=private)
-            shown += [R.masked_view(x, known), fill.value.mean]
-            what += ["masked", "filled (mean of 4)"]
+            fill = later.get(
+                (*public, "inpaint"),
+                lambda name=name, x=x, known=known, s=int(seed), p=private: R.inpaint(
+                    name, x, known, samples=4, seed=s, truth=True, private=p
+                ),
+                private=private,
+            )
+            shown, what = [*shown, R.masked_view(x, known)], [*what, "masked"]
+            if fill is not None:
+                shown, what = [*shown, fill.value.mean], [*what, "filled (mean of 4)"]
+            else:
+                coming.append("filling in")
         ui.image(st, R.row_pils(shown), caption=" · ".join(what), width="stretch")
+        if coming:
+            st.caption(f"{' and '.join(coming)} {warmup.PENDING_NOTE}…")
         lacking = [op for op in ("reconstruct", "inpaint") if not R.offers(name, op)]
         if lacking:
             st.caption(f"{name} cannot {' or '.join(lacking)}: it has {R.reason(lacking[0])}.")
@@ -96,10 +130,12 @@ for col, name in zip(cols, chosen, strict=True):
                 "inpainting PSNR (dB)": (
                     round(fill.value.psnr, 2) if fill and fill.value.psnr else None
                 ),
-                "16 samples": grid.caption,
-                "reconstruction": rec.caption if rec else "none",
-                "inpainting (4)": fill.caption if fill else "none",
+                "16 samples": grid.caption if grid else "on its way",
+                "reconstruction": timing(rec, name, "reconstruct"),
+                "inpainting (4)": timing(fill, name, "inpaint"),
             }
         )
+later.progress(progress)
 if rows:
     st.dataframe(rows, hide_index=True, width="stretch")
+later.poll()  # the page reruns as the results on their way come in
