@@ -73,6 +73,8 @@ for col, name in zip(cols, chosen, strict=True):
             ui.image(st, grid.value.shown, caption=f"seed {seed}")
         else:
             st.caption(f"16 samples {warmup.PENDING_NOTE}…")
+        if R.offers(name, "trajectory"):  # the chain that drew them, scrubbed in the browser
+            ui.trajectory_hook(name, seed=int(seed), n=16, key=f"compare {name}", shown=False)
         if source == "upload" and upload is None:
             st.info("Upload an image to compare the models on it.")
             continue
