@@ -76,12 +76,13 @@ def _build_reference(a, model, card: dict) -> None:
     if "dataset" not in card:
         raise CheckpointError(f"{a.checkpoint}/card.json: no dataset named")
     c, size, _ = model.image_shape
-    x = load_dataset(card["dataset"], a.split, image_size=size, channels=c).float()
+    split = a.split or ("val" if card["dataset"].startswith("folder:") else "test")
+    x = load_dataset(card["dataset"], split, image_size=size, channels=c).float()
     limit = min(a.limit or (GAN_REFERENCE_LIMIT if _inverts(model) else len(x)), len(x))
     x = x[torch.linspace(0, len(x) - 1, limit).long()]  # evenly spread: splits are sorted by label
     kwargs = _inversion(model)
     total = -(-limit // 100) * INVERSION_STEPS  # batches of 100, each inverted for all its steps
-    desc = f"inverting {limit} {a.split} images"
+    desc = f"inverting {limit} {split} images"
     with tqdm(total=total, desc=desc, unit="step", disable=not _inverts(model)) as bar:
         last = 0
 
@@ -98,7 +99,7 @@ def _build_reference(a, model, card: dict) -> None:
     save_reference(a.checkpoint, reference)
     median = reference.scores.median().item()
     path = Path(a.checkpoint) / REFERENCE_FILE
-    what = f"{limit} {card['dataset']} {a.split} images"
+    what = f"{limit} {card['dataset']} {split} images"
     print(f"{path}: {what}, median {median:.4f} {reference.unit}")
 
 
@@ -166,8 +167,8 @@ def add_commands(sub) -> None:
     s.add_argument(
         "--split",
         choices=["test", "val"],
-        default="test",
-        help="the reference's split (folder datasets have only val)",
+        help="the reference's held-out split (default: test; val for a folder dataset, which has"
+        " no test split)",
     )
     s.add_argument(
         "--limit", type=positive_int, help="images in the reference (default: GAN 100, all)"
