@@ -106,9 +106,91 @@ def models_for(
     return names
 
 
-def trajectory_hook(name: str, *, seed: int, n: int) -> None:
-    """Where a model with the ``trajectory`` capability shows its sampling chain step by step
-    (``engine.ops.chains``); the pages call it for such models only. Nothing is drawn yet."""
+def trajectory_hook(
+    name: str, *, seed: int, n: int, temperature: float = 1.0, key: str = "", shown: bool = True
+) -> None:
+    """The sampling chain of a ``trajectory`` model's grid (same seed, same images) as a strip
+    scrubbed in the browser: the chain's state and, where the chain has one, the model's guess
+    of the end (diffusion: x_t and the predicted x_0), each step labelled by the kind."""
+    if not st.toggle("Watch the chain converge", value=shown, key=f"chain {key or name}"):
+        return
+    bar = st.progress(0.0, text="running the chain")
+
+    def advance(step) -> None:
+        bar.progress(step.step / step.total, text=f"running the chain: {step.label or step.step}")
+
+    try:
+        strip = R.chain_strip(name, seed=seed, n=n, temperature=temperature, callback=advance)
+    finally:
+        bar.empty()
+    chain_scrubber(strip.value, px=min(360, 60 * round(n**0.5)), label=f"{name} chain step")
+    latency(strip)
+
+
+CHAIN_SCRUBBER = """
+<div id="chain" style="font-family: sans-serif; user-select: none">
+  <div style="display: flex; gap: 12px">
+    <figure style="margin: 0">
+      <img id="state" src="{first_state}" width="{px}" height="{px}" alt="chain state"
+           style="image-rendering: pixelated; display: block; border-radius: 4px"/>
+      <figcaption style="font-size: 12px; color: #666">{state_caption}</figcaption>
+    </figure>
+    {guess_figure}
+  </div>
+  <input id="pos" type="range" min="0" max="{last}" value="{last}" step="1"
+         style="width: {width}px; margin-top: 6px" aria-label="{label}"/>
+  <div style="font-size: 12px; color: #666"><span id="lab">{last_label}</span></div>
+</div>
+<script>
+const states = {states};
+const guesses = {guesses};
+const labels = {labels};
+const stateImg = document.getElementById("state");
+const guessImg = document.getElementById("guess");
+const pos = document.getElementById("pos");
+const lab = document.getElementById("lab");
+const cache = states.concat(guesses || []).map(src => {{ const i = new Image(); i.src = src; return i; }});
+window.scrubTimes = [];
+function show(i) {{
+  const t0 = performance.now();
+  stateImg.src = states[i];
+  if (guesses) guessImg.src = guesses[i];
+  lab.textContent = `step ${{i + 1}} of ${{states.length}}: ${{labels[i]}}`;
+  requestAnimationFrame(() => window.scrubTimes.push(performance.now() - t0));
+}}
+pos.addEventListener("input", () => show(+pos.value));
+show({last});
+</script>
+"""
+
+GUESS_FIGURE = """<figure style="margin: 0">
+      <img id="guess" src="{first_guess}" width="{px}" height="{px}" alt="predicted end"
+           style="image-rendering: pixelated; display: block; border-radius: 4px"/>
+      <figcaption style="font-size: 12px; color: #666">its guess of the end (predicted x_0)</figcaption>
+    </figure>"""
+
+
+def chain_scrubber(strip, *, px: int = 240, label: str = "chain step") -> None:
+    """A :class:`~app.resources.ChainStrip` in the browser with one slider over its steps: every
+    frame is already on the page as a data URI, so scrubbing needs no server round trip."""
+    states = [R.data_uri(im) for im in strip.states]
+    guesses = None if strip.guesses is None else [R.data_uri(im) for im in strip.guesses]
+    last = len(states) - 1
+    guess_figure = "" if guesses is None else GUESS_FIGURE.format(first_guess=guesses[last], px=px)
+    body = CHAIN_SCRUBBER.format(
+        first_state=states[last],
+        px=px,
+        width=2 * px + 12 if guesses else px,
+        state_caption="the chain's state (x_t)" if guesses else "the chain's state",
+        guess_figure=guess_figure,
+        last=last,
+        label=html.escape(label),
+        last_label=html.escape(f"step {last + 1} of {last + 1}: {strip.labels[last]}"),
+        states=json.dumps(states),
+        guesses=json.dumps(guesses),
+        labels=json.dumps(strip.labels),
+    )
+    st.iframe(body, height=px + 90)
 
 
 SCRUBBER = """

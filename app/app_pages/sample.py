@@ -38,7 +38,7 @@ def panel() -> None:
         )
         ui.latency(timed)
         if R.offers(name, "trajectory"):
-            ui.trajectory_hook(name, seed=int(seed), n=int(n))
+            ui.trajectory_hook(name, seed=int(seed), n=int(n), temperature=float(temperature))
         ui.download_button(
             st,
             "Download PNG",

@@ -82,9 +82,11 @@ from app.resources.maps import (
     thumbnail_uri,
 )
 from app.resources.operations import (
+    ChainStrip,
     Grid,
     InpaintResult,
     anomaly,
+    chain_strip,
     inpaint,
     inpaint_method,
     inpaint_steps,

@@ -52,6 +52,42 @@ def sample_grid(
     return run(name, "sample", params, compute, private=False)
 
 
+@dataclass
+class ChainStrip:
+    """A sampling chain as grids, one per kept step: ``states`` (the chain's state: diffusion's
+    x_t, a Gibbs or Langevin state, the rows drawn so far), ``guesses`` (the model's guess of the
+    end, diffusion's predicted x_0; None for chains without one) and each step's label."""
+
+    states: list[Image.Image]
+    guesses: list[Image.Image] | None
+    labels: list[str]
+
+
+CHAIN_FRAMES = 40  # at most this many steps go to the browser, evenly spread, the last always
+
+
+def chain_strip(name: str, *, seed: int, n: int, temperature: float = 1.0, callback=None) -> Timed:
+    """The chain that draws the ``n`` samples of ``sample_grid`` for the same seed (a
+    ``trajectory`` kind; in a worker process). ``callback(step)`` sees each ChainStep."""
+    options = {"temperature": temperature}
+    request = workers.Request("chain", entry(name).path, (n,), options, seed)
+
+    def compute():
+        chain = workers.call(request, callback)
+        total = len(chain.labels)
+        keep = sorted({round(i * (total - 1) / (CHAIN_FRAMES - 1)) for i in range(CHAIN_FRAMES)})
+        keep = keep if total > CHAIN_FRAMES else list(range(total))
+        guesses = chain.guesses
+        return ChainStrip(
+            states=[make_grid(chain.frames[i]) for i in keep],
+            guesses=None if guesses is None else [make_grid(guesses[i]) for i in keep],
+            labels=[chain.labels[i] for i in keep],
+        )
+
+    params = {"seed": seed, "n": n, "t": temperature}
+    return run(name, "chain", params, compute, private=False)
+
+
 # ---------------------------------------------------------------- walks
 
 

@@ -97,9 +97,9 @@ class DDPM(GenerativeModel):
     def scheduler(self, name: str = "ddim"):
         """A diffusers scheduler over this model's noise schedule: ``ddpm`` (training), ``ddim``,
         ``ddim_inverse`` or ``repaint``. DDIM's timesteps are ``config.spacing``: "leading" (the
-        default) starts at t = T - T/steps, where the cosine schedule's signal is still 0.08 of
-        the image; "trailing" starts at T - 1, where it is 1e-5 and inversion cannot recover the
-        image (the first step divides the noise error by that)."""
+        default) starts at t = T - T/steps, where the cosine schedule still scales the image by
+        0.076 (20 steps); "trailing" starts at T - 1, where it scales it by 5e-5 and inversion
+        cannot recover the image (the first step divides the noise error by that)."""
         if name not in self._schedulers:
             d, c = _diffusers(), self.config
             common = dict(num_train_timesteps=c.train_timesteps, beta_schedule=c.schedule)

@@ -212,3 +212,30 @@ def test_walk_downloads_its_strip_as_a_gif(page, server, request, tmp_path):
         assert gif.format == "GIF" and gif.n_frames == 25  # the strip's 25 frames
     wait_idle(page)
     assert_clean(page, request)
+
+
+def test_sample_chain_scrubber_shows_x_t_and_predicted_x0(page, server, artifacts, request):
+    """A ``trajectory`` model's grid comes with its chain: both images move with one slider, in
+    the browser alone (no rerun of the app)."""
+    open_page(page, server.url, "sample?model=mnist-diffusion&n=16", timeout_ms=FIRST_RUN_MS)
+    handle = page.locator("iframe[data-testid='stIFrame']").first.element_handle(
+        timeout=FIRST_RUN_MS
+    )
+    frame = handle.content_frame()
+    frame.wait_for_selector("#pos")
+    frame.wait_for_function("() => document.getElementById('guess').complete")
+    last = int(frame.evaluate("document.getElementById('pos').max"))
+    assert last >= 5 and frame.evaluate("document.getElementById('pos').value") == str(last)
+    state, guess = (frame.eval_on_selector(s, "i => i.src") for s in ("#state", "#guess"))
+    assert state == guess  # the chain's last state is its own x_0: the sample itself
+    wait_idle(page)
+    frame.focus("#pos")
+    frame.press("#pos", "Home")
+    frame.wait_for_function(IMAGE_CHANGED_JS, arg=["#state", state])
+    assert frame.inner_text("#lab").startswith("step 1 of")
+    assert frame.eval_on_selector("#state", "i => i.src") != frame.eval_on_selector(
+        "#guess", "i => i.src"
+    )  # the first step: noise beside the model's first guess of the digit
+    frame.wait_for_function("() => window.scrubTimes.length >= 2", timeout=5_000)
+    shoot(page, artifacts, "sample-chain-scrubbed")
+    assert_clean(page, request)
