@@ -213,24 +213,39 @@ def test_memory_freed_by_the_server_threads_goes_back_to_the_system():
     assert grown["plain"] > 2 * grown["tuned"], grown  # the setting is what made the difference
 
 
-_RUNNER_GC = """
+_PARSED = """
+import sys
 from streamlit import config
-from app.__main__ import config_flags
-flags = dict(f[2:].split("=", 1) for f in config_flags())
-opts = {k: {"true": True, "false": False}.get(v, v) for k, v in flags.items()}
-config.get_config_options(force_reparse=True, options_from_flags=opts)
-print(config.get_option("runner.postScriptGC"))
+from streamlit.web import bootstrap
+import app.__main__ as entry
+from app import warmup, workers
+
+def run(*_args, **_kwargs):  # where the server would start: what Streamlit's own CLI parsed
+    print(config.get_option("runner.postScriptGC"), config.get_option("server.maxUploadSize"))
+    sys.exit(0)
+
+bootstrap.run = run
+workers.start = warmup.start = lambda *a, **k: None
+entry.main(sys.argv[1:])
 """
+
+
+def _parsed(*argv: str) -> list[str]:
+    """``python -m app ARGV`` up to the server's start: Streamlit's command line reads the
+    flags made from streamlit_config.toml; returns (runner.postScriptGC, server.maxUploadSize)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PARSED, *argv], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip().splitlines()[-1].split()
 
 
 def test_a_script_run_does_not_end_in_a_full_garbage_collection():
     """Streamlit's default collects all of the heap after each run: about 0.2 s with torch
     loaded, holding the lock every other session's run needs. The server as ``make run`` starts
-    it (Streamlit reading the app's flags) leaves collection to Python."""
-    out = subprocess.run(
-        [sys.executable, "-c", _RUNNER_GC], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip().splitlines()[-1] == "False"
+    it leaves collection to Python, and the 5 MB upload limit is set; a flag given after
+    ``python -m app`` wins over the file."""
+    assert _parsed() == ["False", "5"]
+    assert _parsed("--server.maxUploadSize=7", "--runner.postScriptGC=true") == ["True", "7"]
 
 
 def test_results_from_an_upload_are_not_shared():
