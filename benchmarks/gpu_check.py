@@ -4,7 +4,8 @@
 
 For each checkpoint, each operation its capabilities offer (sample, decode, encode, log-prob,
 reconstruct, inpaint, surprise score) runs with the same seed and inputs on both devices; the
-table gives the largest difference between the two results and the median time of each
+table gives the largest difference between the two results (relative to the largest value,
+when that is above 1) and the median time of each
 (after one warm-up run; CUDA timed to its last kernel). Randomness is drawn by CPU generators, so
 both devices start from the same numbers. Without CUDA it says so in one line and exits 0.
 ``--against cpu`` compares the CPU with itself: a check of this script on any machine.
@@ -13,6 +14,7 @@ both devices start from the same numbers. Without CUDA it says so in one line an
 from __future__ import annotations
 
 import argparse
+import inspect
 import statistics
 import sys
 import time
@@ -25,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
+from engine.ops.inpaint import method_for  # noqa: E402
 
-TOLERANCE = 1e-3  # images in [0, 1]; a larger difference is marked
+TOLERANCE = 1e-3  # of the result's largest magnitude (at least 1); a larger one is marked
 
 
 def _first(result) -> torch.Tensor:
@@ -51,10 +54,12 @@ def operations(model, x: torch.Tensor) -> dict:
     if model.has("encode"):
         ops["encode 64"] = lambda: model.encode(x.to(dev))
     if model.has("log_prob"):
-        ops["log-prob 64"] = lambda: model.log_prob(x.to(dev))
+        seeded = "generator" in inspect.signature(model.log_prob).parameters  # dequantization
+        extra = (lambda: {"generator": g()}) if seeded else dict
+        ops["log-prob 64"] = lambda: model.log_prob(x.to(dev), **extra())
     known = engine.mask_preset("centre square", tuple(model.image_shape))
     try:
-        engine.ops.inpaint.method_for(model)
+        method_for(model)
         ops["inpaint 1x4"] = lambda: engine.inpaint(model, x[:1], known, samples=4, generator=g())
     except EngineError:
         pass
@@ -118,7 +123,9 @@ def main() -> int:
             except (EngineError, RuntimeError) as e:
                 print(f"| {folder.name} | {op} | failed: {str(e).splitlines()[0][:80]} | | | |")
                 continue
-            diff = float((ref - got).abs().max()) if ref.shape == got.shape else float("inf")
+            scale = max(1.0, float(ref.abs().max()))  # images in [0, 1]; log-probs in nats
+            same_shape = ref.shape == got.shape
+            diff = float((ref - got).abs().max()) / scale if same_shape else float("inf")
             worst = max(worst, diff)
             mark = "" if diff <= TOLERANCE else " **differs**"
             print(

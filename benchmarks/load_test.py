@@ -160,6 +160,7 @@ class Session(Actor):
 
     async def start(self):
         self.context = await self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.set_default_navigation_timeout(ACTION_MS)  # a loaded machine's first page
         self.page = await self.context.new_page()
         self.page.on("pageerror", lambda e: self.errors.append(f"js: {e}"))
 

@@ -13,6 +13,7 @@ import time
 import pytest
 from PIL import Image, ImageDraw
 
+from .conftest import _missing
 from .harness import (
     IMAGE_READY_JS,
     VIEWPORT,
@@ -38,7 +39,7 @@ WATCH_CONNECTION_JS = """() => {
 def proxy(sync_playwright, artifacts):
     """``make class WORKERS=2 PORT=...``: two app processes and HAProxy in front."""
     if shutil.which("haproxy") is None and not os.path.exists("/usr/sbin/haproxy"):
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+        _missing("haproxy not found (apt-get install haproxy)")
     port = free_port()
     srv = Server(["make", "class", "WORKERS=2", f"PORT={port}"], port, artifacts / "class.log")
     srv.start()
