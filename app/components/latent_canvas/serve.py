@@ -1,0 +1,72 @@
+"""The files the latent canvas loads, served by the app itself (Streamlit's static serving,
+``server.enableStaticServing``: ``app/static/`` at ``/app/static/``).
+
+- The runtime, onnxruntime-web 1.30.0 (MIT), is committed in ``app/static/onnxruntime-web/``:
+  the single-threaded WebAssembly path needs two files (see ``docs/browser-decoder.md``).
+- A checkpoint's ``decoder.onnx`` is copied, once its sha256 has been checked against the card,
+  to ``app/static/decoders/<sha256>.onnx`` (git-ignored): the name is its content, so a browser
+  that has it never needs it again, and a changed decoder gets a new address.
+
+Streamlit sends these with ``ETag`` and ``Last-Modified`` and no ``Cache-Control`` (measured in
+``tests/browser/test_latent_canvas.py``), so a browser keeps them and asks again only with a
+conditional request, answered ``304`` without the body.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+RUNTIME_DIR = "onnxruntime-web/1.30.0"
+DECODERS = "decoders"
+
+
+@dataclass(frozen=True)
+class BrowserDecoder:
+    """A decoder a browser can fetch: its URL path, hash and shapes."""
+
+    url: str
+    sha256: str
+    latent_shape: tuple[int, ...]
+    image_shape: tuple[int, int, int]
+
+
+def static_url(relative: str) -> str:
+    """The URL path of ``app/static/<relative>``, under ``server.baseUrlPath`` if one is set."""
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{'/' + base if base else ''}/app/static/{relative}"
+
+
+def publish_decoder(
+    file: Path, *, sha256: str, latent_shape, image_shape, static: Path = STATIC
+) -> BrowserDecoder:
+    """Place a verified decoder file where the app serves it; returns how a browser finds it.
+
+    ``file`` must already have been checked against ``sha256`` (``engine.export_onnx
+    .onnx_decoder`` does). The copy is written atomically, once per content.
+    """
+    name = f"{sha256}.onnx"
+    target = static / DECODERS / name
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(file, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return BrowserDecoder(
+        url=static_url(f"{DECODERS}/{name}"),
+        sha256=sha256,
+        latent_shape=tuple(int(s) for s in latent_shape),
+        image_shape=tuple(int(s) for s in image_shape),
+    )
