@@ -98,6 +98,12 @@ def steps() -> list[tuple[str, Callable[[], object]]]:
     out: list[tuple[str, Callable[[], object]]] = []
     sample = R.names(needs=("sample",))
     decode = R.names(needs=("decode",))
+    # First what is slow and needed soonest: the test images (Interpolate, Inpaint, Compare)
+    # and the default model's directions (Latent walk).
+    tested = {R.entry(n).dataset: n for n in reversed(R.names(needs=("inpaint",)))}
+    out += [(f"test images {d}", lambda n=n: R.test_images(n)) for d, n in tested.items()]
+    if decode:
+        out.append((f"directions {decode[0]}", lambda: R.direction_families(decode[0])))
     if sample:
         out.append(
             (f"sample {sample[0]}", lambda: R.sample_grid(sample[0], seed=0, n=36, temperature=1.0))

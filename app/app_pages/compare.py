@@ -78,6 +78,10 @@ for col, name in zip(cols, chosen, strict=True):
         if source == "upload" and upload is None:
             st.info("Upload an image to compare the models on it.")
             continue
+        tests = lambda name=name: R.test_images(name)  # noqa: E731  (read once per server)
+        if upload is None and later.get(("test images", name), tests, private=False) is None:
+            st.caption(f"The test digit is {warmup.PENDING_NOTE}…")
+            continue
         x = same_image(name)
         known = R.mask_preset(preset, tuple(x.shape[1:]), seed=int(seed))
         private = upload is not None  # the user's own image: results stay in this session

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app import resources as R
-from app import state, ui
+from app import state, ui, warmup
 
 st.title("Reconstruct & inpaint")
 ui.teaching_note(
@@ -40,6 +40,11 @@ with src_col:
     if source == "test digit":
         digit = st.selectbox("Digit", list(range(10)), key=state.bind("digit", 2, low=0, high=9))
         nth = st.number_input("Which one (0-49)", 0, 49, key=state.bind("nth", 0, low=0, high=49))
+        later = warmup.Later()  # the test images are read once per server: seconds
+        if later.get(("test images", first), lambda: R.test_images(first), private=False) is None:
+            later.progress(st)
+            later.poll()
+            state.stop()
         test_index = R.test_digit_index(first, digit, int(nth))
         truth_known = True
     elif source == "upload":

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import resources as R
-from app import state, ui
+from app import state, ui, warmup
 
 st.title("Latent walk")
 ui.teaching_note(
@@ -20,6 +20,14 @@ controls, view = st.columns([1, 2])
 with controls:
     name = state.model_choice(names)
     seed = st.number_input("Seed", 0, 2**31 - 1, key=state.bind("seed", 0, low=0))
+    # A model's built-in directions are computed once per server (seconds): on a first visit
+    # they come in after the page is up.
+    later = warmup.Later()
+    if later.get(("directions", name), lambda: R.direction_families(name), private=False) is None:
+        later.progress(st)
+        st.caption(f"The directions of {name} are {warmup.PENDING_NOTE}…")
+        later.poll()
+        state.stop()
     families = R.direction_families(name)
     fam_names = list(families)
     family = st.selectbox(
