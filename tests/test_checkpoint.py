@@ -126,8 +126,17 @@ def test_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch
 
 
 def test_device_env_var_and_argument(saved, monkeypatch):
+    """The variable is read: it wins over a GPU the engine would otherwise pick, a bad value
+    fails naming it, and an explicit argument wins over the variable."""
     _, path = saved
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU machine
+    monkeypatch.delenv("LATENT_ATLAS_DEVICE", raising=False)
+    assert engine.pick_device().type == "cuda"
     monkeypatch.setenv("LATENT_ATLAS_DEVICE", "cpu")
-    assert engine.load(path).device.type == "cpu"
+    assert engine.pick_device().type == "cpu" and engine.load(path).device.type == "cpu"
+    monkeypatch.setenv("LATENT_ATLAS_DEVICE", "tpu-9000")
+    with pytest.raises(engine.EngineError, match="unknown device 'tpu-9000'"):
+        engine.load(path)
+    assert engine.load(path, device="cpu").device.type == "cpu"
     with pytest.raises(engine.EngineError, match="unknown device"):
-        engine.load(path, device="tpu-9000")
+        engine.load(path, device="tpu-9001")
