@@ -119,3 +119,15 @@ def test_objective_validation_compares_epochs(model):
     logs = objective.step(x, None, epoch=0.0, generator=torch.Generator().manual_seed(1))
     assert logs["loss"] > 0
     assert objective.validate(m, x, None, torch.Generator().manual_seed(5)) != v1
+
+
+def test_surprise_is_seeded_and_ranks_through_the_reference(model):
+    from engine.ops.anomaly import anomaly_score, reference_scores, score_unit
+
+    x = _images(4)
+    a = anomaly_score(model, x, generator=torch.Generator().manual_seed(0))
+    b = anomaly_score(model, x, generator=torch.Generator().manual_seed(0))
+    assert a.shape == (4,) and torch.equal(a, b) and (a > 0).all()
+    assert score_unit(model).startswith("denoising error")
+    ref = reference_scores(model, x, dataset="mnist")
+    assert ref.percentile(ref.scores.float()).tolist() == [0.0, 25.0, 50.0, 75.0]

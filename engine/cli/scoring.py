@@ -31,7 +31,7 @@ UNLABELLED = "#c8c8c8"  # PALETTE is matplotlib's tab10, one colour per label
 
 def _inverts(model) -> bool:
     """Whether the score inverts the model (no likelihood or bound to score with)."""
-    return not any(model.has(c) for c in LIKELIHOODS)
+    return not any(model.has(c) for c in LIKELIHOODS) and not hasattr(model, "surprise")
 
 
 def _inversion(model) -> dict:

@@ -221,6 +221,31 @@ class DDPM(GenerativeModel):
                 progress(i + 1, total)
         return h
 
+    surprise_unit = "denoising error (training loss, 10 noise levels)"
+
+    @torch.no_grad()
+    def surprise(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None, levels: int = 10
+    ) -> torch.Tensor:
+        """Per-image surprise (B,): the training loss (min-SNR-weighted noise-prediction error)
+        at ``levels`` evenly spaced noise levels, noise from ``generator``. The diffusion bound is
+        a weighted sum of such errors: an image the model denoises badly is one it finds
+        unlikely."""
+        sched = self.scheduler("ddpm")
+        x0 = self.to_inner(x.to(self.device, torch.float32))
+        T = sched.config.num_train_timesteps
+        total = torch.zeros(len(x), device=x0.device)
+        for i in range(levels):
+            t = torch.full((len(x),), int((i + 0.5) * T / levels), device=x0.device)
+            noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+            x_t = sched.add_noise(x0, noise, t)
+            eps_hat, _ = self._eps_x0(sched, self(x_t, t), t[0], x_t)
+            a = sched.alphas_cumprod[int(t[0])]
+            snr = a / (1 - a)
+            weight = min(float(snr), 5.0) / float(snr)
+            total += weight * (eps_hat - noise).pow(2).flatten(1).mean(1)
+        return total / levels
+
     @torch.no_grad()
     def complete(
         self,

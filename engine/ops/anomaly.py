@@ -8,6 +8,8 @@ Higher is always more surprising:
   are (grayscale values as Bernoulli means, not binarized), the same for the reference.
 - a model with an ``energy`` (the RBM: its free energy in nats; the deep EBM: E(x)): the energy,
   ``-log p(x)`` up to the model's unknown normaliser, the same constant for every image.
+- a kind with its own ``surprise(x, generator=...)`` (diffusion: the training loss, the
+  noise-prediction error at 10 fixed noise levels, whose weighted sum is the variational bound).
 - GAN: the pixel MSE of the best latent found by :func:`engine.ops.reconstruct.invert`
   (a GAN has no likelihood; what it cannot redraw is what it has not learned).
 
@@ -43,6 +45,8 @@ def score_unit(model) -> str:
         return "bits/dim"
     if model.has("energy"):
         return getattr(model, "energy_unit", "energy")
+    if hasattr(model, "surprise"):
+        return model.surprise_unit
     return UNITS.get(model.kind) or ("nats (negative ELBO)" if model.has("elbo") else "")
 
 
@@ -79,6 +83,8 @@ def anomaly_score(
         return -elbo.view(samples, len(x)).mean(0)
     if model.has("energy"):
         return model.energy(x)
+    if hasattr(model, "surprise"):  # a kind's own score (diffusion: its denoising error)
+        return model.surprise(x, generator=generator)
     return invert(model, x, generator=generator, **inversion)[1]
 
 
