@@ -91,12 +91,16 @@ def lower_priority() -> None:
 # ---------------------------------------------------------------- requests and their operations
 
 
-def chain(model, n: int, *, generator, callback=None, keep_every: int = 1, **options):
-    """A kind's sampling chain run to its end (``model.trajectory``; see engine.ops.chains)."""
+CHAIN_KEPT = 200  # steps of a long chain kept to send back (a page shows fewer)
+
+
+def chain(model, n: int, *, generator, callback=None, **options):
+    """A kind's sampling chain run to its end (``model.trajectory``; see engine.ops.chains),
+    about :data:`CHAIN_KEPT` of its steps kept, evenly spread, the last always."""
     from engine.ops.chains import run_chain
 
     steps = model.trajectory(n, generator=generator, **options)
-    return run_chain(steps, callback=callback, keep_every=keep_every)
+    return run_chain(steps, callback=callback, max_frames=CHAIN_KEPT)
 
 
 def _sample(model, n: int, *, generator, **options):

@@ -74,6 +74,7 @@ def test_chain_from_a_given_image(rbm):
     start[:, :, 10:18, 12:16] = 1
     steps = list(rbm.trajectory(2, steps=4, start=start, generator=torch.Generator()))
     assert [s.step for s in steps] == [1, 2, 3, 4] and steps[-1].x.shape == start.shape
+    assert rbm.has("trajectory_start")
 
 
 def test_clamped_gibbs_keeps_known_pixels_exactly(rbm):
@@ -115,3 +116,13 @@ def test_no_latent_code(rbm):
 def test_filters_are_images_in_range(rbm):
     f = rbm.filters(100)
     assert f.shape == (10, 1, 28, 28) and f.min() >= 0 and f.max() <= 1
+
+
+def test_a_long_chain_keeps_about_max_frames_and_its_end(rbm):
+    gen = torch.Generator().manual_seed(0)
+    chain = run_chain(rbm.trajectory(2, steps=100, generator=gen), max_frames=10)
+    assert (
+        len(chain.labels) == 11 and chain.labels[-1] == "Gibbs sweep 100/100"
+    )  # 1, 11, .., 91, 100
+    again = run_chain(rbm.trajectory(2, steps=100, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(chain.final, again.final)  # keeping fewer frames changes no sample

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from engine.cli.common import load_model, positive_int, require, write_images
+from engine.cli.common import capabilities, load_model, positive_int, require, write_images
 from engine.errors import EngineError
 
 
@@ -13,9 +13,24 @@ def _cmd_sample(a) -> None:
     import torch
 
     model = load_model(a.checkpoint, "sample", doing="sample", device=a.device)
-    x = model.sample(
-        a.n, generator=torch.Generator().manual_seed(a.seed), temperature=a.temperature
-    )
+    gen = torch.Generator().manual_seed(a.seed)
+    if "trajectory" in capabilities(model):  # an iterative sampler: its chain, with progress
+        from tqdm import tqdm
+
+        from engine.ops.chains import run_chain
+
+        with tqdm(desc="sampling", unit="step") as bar:
+
+            def advance(step) -> None:
+                bar.total = step.total
+                bar.update()
+
+            steps = model.trajectory(a.n, generator=gen, steps=a.steps, temperature=a.temperature)
+            x = run_chain(steps, callback=advance, keep_every=1 << 30).final
+    elif a.steps is not None:
+        raise EngineError(f"{a.checkpoint}: a {model.kind} model has no chain to set --steps of")
+    else:
+        x = model.sample(a.n, generator=gen, temperature=a.temperature)
     write_images(x, Path(a.out), one_row=False, prefix="sample")
 
 
@@ -90,6 +105,12 @@ def add_commands(sub) -> None:
     s.add_argument("--n", type=positive_int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument(
+        "--steps",
+        type=positive_int,
+        help="steps of an iterative sampler's chain (Gibbs sweeps, Langevin or DDIM steps;"
+        " default: the model's own)",
+    )
     s.add_argument(
         "--out", required=True, help="a .png for one grid, a .gif, or a folder for one PNG each"
     )

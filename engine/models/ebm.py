@@ -68,7 +68,8 @@ class ConvEBM(GenerativeModel):
     the hidden pixels; ``energy``: the surprise score."""
 
     kind = "ebm"
-    capabilities = frozenset({"sample", "trajectory", "complete", "energy"})
+    # trajectory_start: the chain can start from a given image (trajectory(start=...))
+    capabilities = frozenset({"sample", "trajectory", "trajectory_start", "complete", "energy"})
     config_class = EBMConfig
     energy_unit = "energy (unnormalised)"
 

@@ -44,7 +44,10 @@ class BernoulliRBM(GenerativeModel):
     """Binary RBM: ``W`` (hidden, visible), ``b_v`` (visible,), ``b_h`` (hidden,)."""
 
     kind = "rbm"
-    capabilities = frozenset({"sample", "trajectory", "complete", "energy", "filters"})
+    # trajectory_start: the chain can start from a given image (trajectory(start=...))
+    capabilities = frozenset(
+        {"sample", "trajectory", "trajectory_start", "complete", "energy", "filters"}
+    )
     config_class = RBMConfig
     energy_unit = "nats (free energy)"
 

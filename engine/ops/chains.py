@@ -45,14 +45,19 @@ def run_chain(
     *,
     callback: Callable[[ChainStep], None] | None = None,
     keep_every: int = 1,
+    max_frames: int | None = None,
 ) -> Chain:
     """Run a chain to its end, keeping every ``keep_every``-th step (and always the last).
 
+    ``max_frames`` instead spreads about that many kept steps over the chain's length, read
+    from its first step (an RBM's thousand Gibbs sweeps need not all be held in memory).
     ``callback(step)`` sees every step as it is made (progress bars, streamed rows).
     """
     frames, guesses, labels = [], [], []
     last = None
     for s in steps:
+        if last is None and max_frames is not None:
+            keep_every = max(1, -(-s.total // max(1, max_frames)))
         if callback is not None:
             callback(s)
         if (s.step - 1) % keep_every == 0 or s.step == s.total:

@@ -35,8 +35,8 @@ class RBMObjective:
         momentum: float = 0.9,
         weight_decay: float = 1e-4,
         decay_epochs: float = 25.0,
-        val_betas: int = 2000,
-        val_runs: int = 32,
+        val_betas: int = 5000,
+        val_runs: int = 16,
     ) -> None:
         self.model = model  # one process: the persistent chains are this process's own
         self.k, self.n_chains = k, chains
