@@ -302,11 +302,21 @@ def test_walk_saves_a_named_direction_and_offers_it_for_download():
 
 def test_interpolate_lerp_and_slerp_and_extrapolation():
     at = ok(page("interpolate", model="mnist-vae"))
-    assert [h.value for h in at.subheader] == ["lerp", "slerp"]
-    lerp, slerp = image_urls(at)
+    assert [h.value for h in at.subheader] == ["lerp", "slerp", "Along the path"]
+    lerp, slerp, frame = image_urls(at)  # the strips, then the frame at t (the server's path)
     assert lerp != slerp
     by_label(at.slider, "Extrapolate past both ends").set_value(0.5).run()
     assert image_urls(ok(at))[0] != lerp
+
+
+def test_interpolate_position_on_the_path_lives_in_the_url():
+    at = ok(page("interpolate", model="mnist-vae", t="0.25"))
+    t = by_label(at.slider, "position t")
+    assert t.value == pytest.approx(0.25)
+    frame = image_urls(at)[-1]
+    t.set_value(0.75).run()
+    assert ok(at).query_params["t"] in ("0.75", ["0.75"])
+    assert image_urls(at)[-1] != frame
 
 
 def test_interpolate_from_test_digits():

@@ -1,9 +1,12 @@
 """Interpolate: the path between two latents, straight (lerp) and on the great circle (slerp)."""
 
+import hashlib
+
 import streamlit as st
 
 from app import resources as R
 from app import state, ui
+from app.components import latent_canvas
 
 st.title("Interpolate")
 ui.teaching_note(
@@ -92,3 +95,59 @@ for method in ("lerp", "slerp"):
             key=f"gif_{method}",
             icon=":material/gif:",
         )
+
+
+@ui.fragment("path position")
+def along(name: str, ends: tuple, extra: float) -> None:
+    """One image at a chosen position t on the path. Where the browser can run the decoder, it
+    follows the slider there; the page hears of t only when the student lets go."""
+    st.subheader("Along the path")
+    methods = ["slerp", "lerp"]
+    method = st.radio(
+        "Path", methods, horizontal=True, key=state.bind("pm", "slerp", choices=methods)
+    )
+    low, high = -extra, 1.0 + extra
+    if "path_t" not in st.session_state:  # first from the link, then the session's
+        st.session_state["path_t"] = state.url_value("t", 0.5, low=low, high=high)
+    st.session_state["path_t"] = min(high, max(low, float(st.session_state["path_t"])))
+    decoder, why_not = R.browser_decoder(name)
+    why_not = why_not or latent_canvas.fallback_reason()
+    if why_not is None:
+        with ui.one_line_errors("path"):
+            za, zb = R.path_ends(name, ends)
+            where = hashlib.sha1(repr(ends).encode()).hexdigest()[:12]
+            released = latent_canvas.path_canvas(
+                decoder,
+                a=za,
+                b=zb,
+                method=method,
+                t=st.session_state["path_t"],
+                low=low,
+                high=high,
+                key=f"path_{name}_{method}_{extra}_{where}",
+                caption=f"{name}, {method}",
+            )
+            if released is not None:
+                st.session_state["path_t"] = round(released, 2)
+    else:
+        st.caption(f"This slider asks the server for each image: {why_not}.")
+        c1, c2 = st.columns([1, 1])
+        t = c1.slider("position t", low, high, step=0.05, key="path_t")
+        with c2, ui.one_line_errors("path"):
+            ui.show(
+                R.pixels(R.path_frame(name, ends=ends, method=method, t=t)), caption=f"t = {t:.2f}"
+            )
+    t = float(st.session_state["path_t"])
+    state.remember(t=f"{t:g}")
+    ui.download_button(
+        st,
+        "Download this frame (PNG)",
+        lambda: R.png(R.upscale(R.pixels(R.path_frame(name, ends=ends, method=method, t=t)))),
+        f"{name}-{method}-t{t:g}.png",
+        "image/png",
+        key="path_png",
+        icon=":material/download:",
+    )
+
+
+along(name, (a, b), float(extra))

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import resources as R
 from app import state, ui, warmup
+from app.components import latent_canvas
 
 st.title("Latent walk")
 ui.teaching_note(
@@ -90,30 +91,63 @@ with view:
 
 @ui.fragment("walk panel")
 def combined(name: str, seed: int, family: str, chosen: list[str]) -> None:
-    """Sliders for every chosen direction together; only this panel reruns as they move."""
+    """Sliders for every chosen direction together; only this panel reruns as they move. Where
+    the browser can run the decoder itself, the image follows every slider and pad move there
+    and this panel reruns only when the student lets go."""
     st.subheader("Combine directions")
-    cols = st.columns([1, 1])
-    with cols[0]:
-        from_url = [
-            state.url_value("amt", 0.0, low=-4.0, high=4.0, raw=v)
-            for v in st.query_params.get("amts", "").split(",")
-        ]
-        amounts = []
-        for i, d in enumerate(chosen):
-            key = f"amt_{name}_{family}_{d}"
-            if key not in st.session_state:  # first value from the link, then Streamlit's
-                st.session_state[key] = from_url[i] if i < len(from_url) else 0.0
-            amounts.append(st.slider(d, -4.0, 4.0, step=0.25, key=key))
-        state.remember(amts=",".join(f"{a:g}" for a in amounts))
-    with cols[1], ui.one_line_errors("walk"):
-        moves = [(family, d, float(a)) for d, a in zip(chosen, amounts, strict=True)]
-        timed = R.multi_walk(name, seed=int(seed), moves=moves)
-        image, z = timed.value
-        ui.show(
-            R.pixels(image),
-            caption=", ".join(f"{d} {a:+.2f}" for d, a in zip(chosen, amounts, strict=True)),
-        )
-        ui.latency(timed)
+    from_url = [
+        state.url_value("amt", 0.0, low=-4.0, high=4.0, raw=v)
+        for v in st.query_params.get("amts", "").split(",")
+    ]
+    keys = [f"amt_{name}_{family}_{d}" for d in chosen]
+    for i, key in enumerate(keys):
+        if key not in st.session_state:  # first value from the link, then the session's
+            st.session_state[key] = from_url[i] if i < len(from_url) else 0.0
+    decoder, why_not = R.browser_decoder(name)
+    why_not = why_not or latent_canvas.fallback_reason()
+    if why_not is None:
+        with ui.one_line_errors("walk"):
+            base, vectors = R.walk_vectors(name, seed=seed, family=family, directions=chosen)
+            released = latent_canvas.walk_canvas(
+                decoder,
+                base=base,
+                directions=list(zip(chosen, vectors, strict=True)),
+                amounts=[st.session_state[k] for k in keys],
+                key=f"canvas_{name}_{family}_{seed}_{'|'.join(chosen)}",
+                caption=f"{name}, seed {seed}",
+            )
+            for key, value in zip(keys, released or [], strict=False):
+                st.session_state[key] = round(float(value), 2)
+        amounts = [st.session_state[k] for k in keys]
+    else:
+        st.caption(f"These sliders ask the server for each image: {why_not}.")
+        cols = st.columns([1, 1])
+        with cols[0]:
+            amounts = [
+                st.slider(d, -4.0, 4.0, step=0.25, key=k) for d, k in zip(chosen, keys, strict=True)
+            ]
+        with cols[1], ui.one_line_errors("walk"):
+            moves = [(family, d, float(a)) for d, a in zip(chosen, amounts, strict=True)]
+            timed = R.multi_walk(name, seed=int(seed), moves=moves)
+            image, z = timed.value
+            ui.show(
+                R.pixels(image),
+                caption=", ".join(f"{d} {a:+.2f}" for d, a in zip(chosen, amounts, strict=True)),
+            )
+            ui.latency(timed)
+    state.remember(amts=",".join(f"{a:g}" for a in amounts))
+    moves = [(family, d, float(a)) for d, a in zip(chosen, amounts, strict=True)]
+    ui.download_button(
+        st,
+        "Download this image (PNG)",
+        lambda: R.png(
+            R.upscale(R.pixels(R.multi_walk(name, seed=int(seed), moves=moves).value[0]))
+        ),
+        f"{name}-seed{seed}-combined.png",
+        "image/png",
+        key="combined_png",
+        icon=":material/download:",
+    )
     with st.form("save_direction", clear_on_submit=True, border=False):
         new = st.text_input("Save the combined move as a direction named", max_chars=40)
         if st.form_submit_button("Save direction", icon=":material/bookmark_add:"):

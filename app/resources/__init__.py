@@ -18,6 +18,7 @@ and plain numbers; they never import torch. Call sites use ``from app import res
 
 # ruff: noqa: F401  (the package's API is what its modules define, re-exported here)
 
+from app.resources.browser import browser_decoder, path_ends, path_frame, walk_vectors
 from app.resources.checkpoints import (
     EXTRA_ROOTS_ENV,
     FEATURES,

@@ -27,7 +27,7 @@ def model_and_decoder(name: str):
     model = load(path, device="cpu")
     file, entry = onnx_decoder(path)
     decoder = publish_decoder(
-        file,
+        file.read_bytes(),
         sha256=entry["sha256"],
         latent_shape=entry["latent_shape"],
         image_shape=entry["image_shape"],

@@ -14,8 +14,8 @@ conditional request, answered ``304`` without the body.
 
 from __future__ import annotations
 
+import hashlib
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,21 +44,26 @@ def static_url(relative: str) -> str:
 
 
 def publish_decoder(
-    file: Path, *, sha256: str, latent_shape, image_shape, static: Path = STATIC
+    data: bytes, *, sha256: str, latent_shape, image_shape, static: Path = STATIC
 ) -> BrowserDecoder:
-    """Place a verified decoder file where the app serves it; returns how a browser finds it.
+    """Place a decoder's bytes where the app serves them; returns how a browser finds them.
 
-    ``file`` must already have been checked against ``sha256`` (``engine.export_onnx
-    .onnx_decoder`` does). The copy is written atomically, once per content.
+    The bytes are checked against ``sha256`` (the card's) here, so what is served is what the
+    card names, and written atomically, once per content.
+
+    Raises:
+        ValueError: the bytes do not have that hash.
     """
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError("the decoder file does not match the sha256 in its card")
     name = f"{sha256}.onnx"
     target = static / DECODERS / name
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
         try:
-            shutil.copyfile(file, tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         except BaseException:
