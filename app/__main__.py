@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     tune_malloc()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # sessions run side by side; see resources
-    os.environ.setdefault("LATENT_ATLAS_PAGE_WAIT_S", "1.0")  # see app/warmup.py
+    os.environ.setdefault("LATENT_ATLAS_PAGE_WAIT_S", "0.5")  # see app/lazy.py
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
     )

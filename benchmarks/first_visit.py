@@ -72,7 +72,7 @@ SCRIPT_DONE_JS = """(title) => {
     && app.dataset.testConnectionState === 'CONNECTED'
     && app.dataset.testScriptState === 'notRunning';
 }"""
-# A page's slow parts still on their way show this text (app/warmup.py PENDING_NOTE).
+# A page's slow parts still on their way show this text (app/lazy.py PENDING_NOTE).
 COMPLETE_JS = f"""() => ({IDLE_JS})() &&
   !document.querySelector('[data-testid="stMain"]').innerText.includes('still on its way')"""
 
@@ -84,7 +84,10 @@ def visit(browser, *, warm: bool, settle: float) -> dict:
     os.environ["LATENT_ATLAS_RUN_LOG"] = str(log)
     os.environ["LATENT_ATLAS_WARMUP"] = "1" if warm else "0"
     # The baseline is the app as it was: no warm-up, and every page waits for all its results.
-    os.environ["LATENT_ATLAS_PAGE_WAIT_S"] = "1.0" if warm else ""
+    if warm:
+        os.environ.pop("LATENT_ATLAS_PAGE_WAIT_S", None)  # python -m app's own setting
+    else:
+        os.environ["LATENT_ATLAS_PAGE_WAIT_S"] = ""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     srv = Server(app_command(port), port).start()

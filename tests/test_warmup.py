@@ -16,8 +16,8 @@ from apptest import fresh_catalog, page  # noqa: F401  (fixture used by every te
 from PIL import Image
 from test_new_kind import new_kinds  # noqa: F401  (fixture)
 
+from app import lazy, warmup
 from app import resources as R
-from app import warmup
 
 
 @pytest.fixture
@@ -68,12 +68,12 @@ def upload_png() -> bytes:
 def test_an_upload_is_never_computed_into_the_shared_cache(warm, monkeypatch):
     monkeypatch.setenv(warmup.WAIT_ENV, "0")  # even where slow parts go to the background
     at = page("compare", src="upload")
-    misses, entries, jobs = *shared(), len(warmup._jobs)
+    misses, entries, jobs = *shared(), len(lazy._jobs)
     at.file_uploader[0].upload("one.png", upload_png(), "image/png").run()
     table = ok(at).dataframe[0].value
     assert table["reconstruction MSE"].notna().any()  # computed, in this session
     assert shared() == (misses, entries)  # the seed's grids were hits; nothing new is shared
-    assert len(warmup._jobs) == jobs  # and nothing of the upload went to the background
+    assert len(lazy._jobs) == jobs  # and nothing of the upload went to the background
 
 
 def test_the_warm_up_stops_at_its_budget_and_can_be_switched_off(new_kinds, monkeypatch):  # noqa: F811
@@ -91,7 +91,7 @@ def captions(at) -> str:
 
 def background_done(timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
-    while not all(f.done() for f in warmup._jobs.values()) and time.monotonic() < deadline:
+    while not all(f.done() for f in lazy._jobs.values()) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -99,7 +99,7 @@ def test_compare_is_up_before_its_slow_results_and_fills_them_in(new_kinds, monk
     """With no time to wait, the page ends at once with its results on their way and a progress
     bar; its next run (the page reruns itself as they come in) has them."""
     R._shared_cache.clear()
-    warmup._jobs.clear()
+    lazy._jobs.clear()
     monkeypatch.setenv(warmup.WAIT_ENV, "0")
     at = ok(page("compare"))
     assert warmup.PENDING_NOTE in captions(at)
@@ -114,7 +114,7 @@ def test_compare_is_up_before_its_slow_results_and_fills_them_in(new_kinds, monk
 
 
 def test_the_walk_is_up_before_its_directions_and_fills_them_in(new_kinds, monkeypatch):  # noqa: F811
-    warmup._jobs.clear()
+    lazy._jobs.clear()
     monkeypatch.setenv(warmup.WAIT_ENV, "0")
     at = ok(page("walk"))
     assert f"are {warmup.PENDING_NOTE}" in captions(at)
