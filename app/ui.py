@@ -114,13 +114,35 @@ def trajectory_hook(
     of the end (diffusion: x_t and the predicted x_0), each step labelled by the kind."""
     if not st.toggle("Watch the chain converge", value=shown, key=f"chain {key or name}"):
         return
+    start_index = None
+    if R.offers(name, "trajectory_start"):  # a chain that can also start from an image
+        where = st.radio(
+            "The chain starts from",
+            ("noise", "a test digit"),
+            horizontal=True,
+            key=f"chain start {key or name}",
+        )
+        if where == "a test digit":
+            digit = st.selectbox("Test digit", list(range(10)), key=f"chain digit {key or name}")
+            start_index = R.test_digit_index(name, int(digit))
+            st.caption(
+                f"Every chain starts at the same test {digit}, each with its own noise; the grid "
+                "above is the chains from noise."
+            )
     bar = st.progress(0.0, text="running the chain")
 
     def advance(step) -> None:
         bar.progress(step.step / step.total, text=f"running the chain: {step.label or step.step}")
 
     try:
-        strip = R.chain_strip(name, seed=seed, n=n, temperature=temperature, callback=advance)
+        strip = R.chain_strip(
+            name,
+            seed=seed,
+            n=n,
+            temperature=temperature,
+            callback=advance,
+            start_index=start_index,
+        )
     finally:
         bar.empty()
     chain_scrubber(strip.value, px=min(360, 60 * round(n**0.5)), label=f"{name} chain step")

@@ -71,7 +71,7 @@ def evaluate(
             iwae_k=k,
             test_images=len(x),
         )
-    elif model.kind == "rbm":
+    elif model.has("log_partition"):  # an RBM: log p(v) = -F(v) - log Z, log Z by AIS
         out.update(_rbm_log_likelihood(model, dataset, gen, progress))
     elif model.kind == "diffusion":
         out.update(_diffusion_figures(model, dataset, gen, n_samples, classifier, progress))
@@ -119,7 +119,7 @@ def evaluate(
 
 def _rbm_log_likelihood(model, dataset: str, gen: torch.Generator, progress: bool) -> dict:
     """Test log-likelihood (nats) of an RBM with log Z by AIS; see the module docstring."""
-    from engine.metrics.ais import ais_log_partition, base_bias, log_likelihood
+    from engine.metrics.ais import base_bias, log_likelihood
 
     x = torch.bernoulli(_test_images(model, dataset).cpu(), generator=gen).to(model.device)
     c, h, _ = model.image_shape
@@ -130,9 +130,7 @@ def _rbm_log_likelihood(model, dataset: str, gen: torch.Generator, progress: boo
             bar.total, bar.n = total, step
             bar.refresh()
 
-        ais = ais_log_partition(
-            model, runs=100, b_a=base_bias(train), generator=gen, progress=advance
-        )
+        ais = model.log_partition(runs=100, b_a=base_bias(train), generator=gen, progress=advance)
     ll = log_likelihood(model, x, ais.log_z).mean().item()
     return {
         "test_ll_nats": round(ll, 2),

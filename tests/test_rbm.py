@@ -126,3 +126,16 @@ def test_a_long_chain_keeps_about_max_frames_and_its_end(rbm):
     )  # 1, 11, .., 91, 100
     again = run_chain(rbm.trajectory(2, steps=100, generator=torch.Generator().manual_seed(0)))
     assert torch.equal(chain.final, again.final)  # keeping fewer frames changes no sample
+
+
+def test_evaluate_reports_the_test_log_likelihood_that_exact_log_z_gives(rbm):
+    from engine.data import load_dataset
+    from engine.evaluate import evaluate
+
+    out = evaluate(rbm, "mnist", seed=0, progress=False)
+    x = load_dataset("mnist", "test").float()
+    v = torch.bernoulli(x, generator=torch.Generator().manual_seed(0))  # as evaluate binarizes
+    exact = (-rbm.free_energy(v).double() - exact_log_partition(rbm)).mean().item()
+    assert out["test_ll_nats"] == pytest.approx(exact, abs=0.2)
+    low, high = out["test_ll_band_nats"]
+    assert low <= out["test_ll_nats"] <= high and out["test_images"] == 500

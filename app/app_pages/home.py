@@ -33,6 +33,8 @@ def headline(card: dict) -> str:
         return f"{test['test_bpd']:.3f} bits/dim"
     if "test_nll_nats" in test:
         return f"NLL {test['test_nll_nats']:.1f} nats"
+    if "test_ll_nats" in test:  # log Z by annealed importance sampling
+        return f"log-likelihood {test['test_ll_nats']:.1f} nats (AIS)"
     if "mean_max_probability" in test:
         return f"classifier confidence {test['mean_max_probability']:.3f}"
     if "test_accuracy" in test:
@@ -55,6 +57,9 @@ for i, e in enumerate(good):
         grid = Path(e.path) / "samples.png"
         if grid.is_file():
             ui.image(st, str(grid), width=220)
+        filters = Path(e.path) / "filters.png"  # what each hidden unit responds to
+        if filters.is_file():
+            ui.image(st, str(filters), width=220, caption="filters of the first 100 hidden units")
         with st.expander("card"):
             st.json({k: v for k, v in card.items() if k not in ("history",)}, expanded=False)
 

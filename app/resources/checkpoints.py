@@ -31,7 +31,7 @@ EXTRA_ROOTS_ENV = "LATENT_ATLAS_CHECKPOINTS"  # more checkpoint folders, os.path
 FEATURES = {
     "inpaint": "some inpainting method fits its capabilities (engine.ops.inpaint.method_for)",
     "reconstruct": "it decodes: an encoder's code or an inversion is decoded again",
-    "surprise": "an anomaly score: a likelihood or a bound, or any score with its test-digit"
+    "surprise": "an anomaly score: a likelihood, a bound or an energy, or any score with its test-digit"
     " reference beside it (an inversion's error is too slow to offer without one)",
     "map": "it decodes and has a latent map file beside it",
     "training grids": "sample grids were saved while it trained",
@@ -57,7 +57,7 @@ def offers_of(capabilities: Iterable[str], folder: Path) -> frozenset[str]:
         caps.add("inpaint")
     if "decode" in caps:
         caps.add("reconstruct")
-    if caps & {"log_prob", "elbo"} or (folder / REFERENCE_FILE).is_file():
+    if caps & {"log_prob", "elbo", "energy"} or (folder / REFERENCE_FILE).is_file():
         caps.add("surprise")
     if "decode" in caps and (folder / MAP_FILE).is_file():
         caps.add("map")

@@ -66,10 +66,22 @@ class ChainStrip:
 CHAIN_FRAMES = 40  # at most this many steps go to the browser, evenly spread, the last always
 
 
-def chain_strip(name: str, *, seed: int, n: int, temperature: float = 1.0, callback=None) -> Timed:
+def chain_strip(
+    name: str,
+    *,
+    seed: int,
+    n: int,
+    temperature: float = 1.0,
+    callback=None,
+    start_index: int | None = None,
+) -> Timed:
     """The chain that draws the ``n`` samples of ``sample_grid`` for the same seed (a
-    ``trajectory`` kind; in a worker process). ``callback(step)`` sees each ChainStep."""
+    ``trajectory`` kind; in a worker process). ``callback(step)`` sees each ChainStep.
+    ``start_index``: ``n`` chains instead start from that test image (a ``trajectory_start``
+    model), each with its own noise."""
     options = {"temperature": temperature}
+    if start_index is not None:
+        options["start"] = test_image(name, start_index).repeat(n, 1, 1, 1)
     request = workers.Request("chain", entry(name).path, (n,), options, seed)
 
     def compute():
@@ -84,7 +96,7 @@ def chain_strip(name: str, *, seed: int, n: int, temperature: float = 1.0, callb
             labels=[chain.labels[i] for i in keep],
         )
 
-    params = {"seed": seed, "n": n, "t": temperature}
+    params = {"seed": seed, "n": n, "t": temperature, "start": start_index}
     return run(name, "chain", params, compute, private=False)
 
 
@@ -227,11 +239,9 @@ def inpaint_steps(name: str) -> int:
 
 def anomaly_unit(m) -> str:
     """The unit of :func:`engine.anomaly_score`, by the capability it scores with."""
-    if m.has("log_prob"):
-        return "bits/dim"
-    if m.has("elbo"):
-        return "nats (negative ELBO)"
-    return "inversion MSE"
+    from engine.ops.anomaly import score_unit
+
+    return score_unit(m) or "inversion MSE"
 
 
 def anomaly(name: str, x: torch.Tensor, *, private: bool = True) -> Timed:

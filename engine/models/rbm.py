@@ -44,9 +44,18 @@ class BernoulliRBM(GenerativeModel):
     """Binary RBM: ``W`` (hidden, visible), ``b_v`` (visible,), ``b_h`` (hidden,)."""
 
     kind = "rbm"
-    # trajectory_start: the chain can start from a given image (trajectory(start=...))
+    # trajectory_start: the chain can start from a given image (trajectory(start=...));
+    # log_partition: log Z can be estimated (annealed importance sampling), so log p(v) too
     capabilities = frozenset(
-        {"sample", "trajectory", "trajectory_start", "complete", "energy", "filters"}
+        {
+            "sample",
+            "trajectory",
+            "trajectory_start",
+            "complete",
+            "energy",
+            "filters",
+            "log_partition",
+        }
     )
     config_class = RBMConfig
     energy_unit = "nats (free energy)"
@@ -208,6 +217,14 @@ class BernoulliRBM(GenerativeModel):
                 progress(s.step, cur[:b])
         fills = cur.view(k, b, *x.shape[1:]).transpose(0, 1)
         return torch.where(known.unsqueeze(1), x.unsqueeze(1), fills)
+
+    def log_partition(self, **ais):
+        """``log Z`` estimated by annealed importance sampling: an
+        :class:`~engine.metrics.ais.AISResult` (keyword options of
+        :func:`~engine.metrics.ais.ais_log_partition`: runs, betas, b_a, generator, progress)."""
+        from engine.metrics.ais import ais_log_partition
+
+        return ais_log_partition(self, **ais)
 
     # -- what the hidden units look for -----------------------------------------------------------
     @torch.no_grad()

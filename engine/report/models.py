@@ -34,8 +34,13 @@ def samplers(models: dict) -> dict:
 
 
 def likelihoods(models: dict) -> dict:
-    """The models with an exact likelihood or a bound on it."""
-    return {n: m for n, m in models.items() if m.has("log_prob") or m.has("elbo")}
+    """The models with an exact likelihood, a bound on it, or an estimate of their normaliser
+    (an RBM's log Z by annealed importance sampling)."""
+    return {
+        n: m
+        for n, m in models.items()
+        if {"log_prob", "elbo", "log_partition"} & set(m.capabilities)
+    }
 
 
 def inpainters(models: dict) -> dict:

@@ -107,11 +107,15 @@ def _likelihood_md(lk: dict, s) -> list[str]:
             nll = f"{v['test_nll_nats']:.2f} (IWAE k={v['iwae_k']}); -ELBO {v['test_neg_elbo_nats']:.2f}"
             full = f"card: {card.get('test_nll_nats', '?')} nats (k={card.get('iwae_k', '?')})"
             rows.append([name, "", nll, full])
+        elif "test_ll_nats" in v:  # log Z by AIS
+            nll = f"{-v['test_ll_nats']:.2f} (AIS, {v['ais_runs']} runs x {v['ais_betas']} betas)"
+            full = f"card: {card.get('test_ll_nats', '?')} nats log-likelihood"
+            rows.append([name, "", nll, full])
     return [
         "## Likelihood on the held-out split (MNIST)",
         "",
         f"{lk['n_test']} test images, seed {s.seed} (one dequantization draw for the flow; one "
-        "binarization for the VAE and its baseline). Bits/dim on the 8-bit scale. Models "
+        "binarization for the VAE, the RBM and their baseline). Bits/dim on the 8-bit scale. Models "
         "without a likelihood or a bound on it (the GAN) have no row.",
         "",
         markdown_table(["model", "bits/dim", "NLL nats (binarized)", "full evaluation"], rows),
