@@ -7,6 +7,7 @@ import functools
 import html
 import json
 import logging
+import time
 
 import streamlit as st
 from PIL import Image
@@ -106,6 +107,9 @@ def models_for(
     return names
 
 
+LIVE_INTERVAL_S = 0.25  # a streamed chain redraws its state at most this often
+
+
 def trajectory_hook(
     name: str, *, seed: int, n: int, temperature: float = 1.0, key: str = "", shown: bool = True
 ) -> None:
@@ -130,9 +134,15 @@ def trajectory_hook(
                 "above is the chains from noise."
             )
     bar = st.progress(0.0, text="running the chain")
+    live = st.empty()  # the chain's state as it is made (a PixelCNN's rows filling in)
+    px = min(360, 60 * round(n**0.5))
+    shown_at = [0.0]
 
     def advance(step) -> None:
         bar.progress(step.step / step.total, text=f"running the chain: {step.label or step.step}")
+        if time.monotonic() - shown_at[0] > LIVE_INTERVAL_S or step.step == step.total:
+            live.image(R.png(R.upscale(R.grid(step.x), px)), caption=step.label, width=px)
+            shown_at[0] = time.monotonic()
 
     try:
         strip = R.chain_strip(
@@ -145,7 +155,8 @@ def trajectory_hook(
         )
     finally:
         bar.empty()
-    chain_scrubber(strip.value, px=min(360, 60 * round(n**0.5)), label=f"{name} chain step")
+        live.empty()
+    chain_scrubber(strip.value, px=px, label=f"{name} chain step")
     latency(strip)
 
 

@@ -132,6 +132,11 @@ for col, name in zip(cols, chosen, strict=True):
                     if "test_nll_nats" in test
                     else "none"
                 ),
+                "this image (bits/dim)": (  # an exact likelihood of the same image: flow, PixelCNN
+                    round(R.anomaly(name, x, private=private).value[0], 3)
+                    if R.offers(name, "log_prob")
+                    else None
+                ),
                 "reconstruction MSE": round(float(rec.value.mse[0]), 4) if rec else None,
                 "inpainting PSNR (dB)": (
                     round(fill.value.psnr, 2) if fill and fill.value.psnr else None

@@ -52,6 +52,7 @@ from app.resources.images import (
     data_uri,
     frames_to_pils,
     gif,
+    grid,
     image_from_canvas,
     masked_view,
     pixels,

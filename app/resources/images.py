@@ -23,6 +23,11 @@ def pixels(x: torch.Tensor) -> Image.Image:
     return to_pil(x)
 
 
+def grid(x: torch.Tensor) -> Image.Image:
+    """A batch (B, C, H, W) as one grid, laid out as the sample grids are."""
+    return make_grid(x)
+
+
 def frames_to_pils(frames: torch.Tensor) -> list[Image.Image]:
     return [to_pil(f) for f in frames]
 

@@ -229,7 +229,12 @@ def inpaint(
 
 
 def inpaint_method(name: str) -> str:
-    return method_for(model(name))
+    """The method's name, with the model's own description of how it completes, if it has one
+    (``complete_description``: a PixelCNN says its raster order is exact only for some masks)."""
+    m = model(name)
+    method = method_for(m)
+    about = getattr(m, "complete_description", "") if method == "conditional" else ""
+    return f"{method} ({about})" if about else method
 
 
 def inpaint_steps(name: str) -> int:

@@ -109,6 +109,10 @@ class GatedPixelCNN(GenerativeModel):
     capabilities = frozenset({"sample", "log_prob", "trajectory", "complete"})
     config_class = PixelCNNConfig
     complete_defaults = {"temperature": 1.0}
+    complete_description = (
+        "raster order: exact when the known pixels come first (top rows known); for other masks"
+        " an approximation, each hidden pixel blind to the known pixels after it"
+    )
 
     def __init__(self, config: PixelCNNConfig) -> None:
         super().__init__(config)
