@@ -8,9 +8,8 @@ and every page waiting for all its results, ``LATENT_ATLAS_PAGE_WAIT_S=`` empty,
 the default ("on": the warm-up, and slow parts filled in after the page is up). For each, a new Chromium context opens the home page and
 waits until it is interactive (its title, its checkpoint count and every card image loaded, the
 script idle); ``--settle`` seconds later it clicks each page of the sidebar in order and times
-the click -> that page's script finished (the page's title on screen, the app connected and no
-script running: ``tests/browser/harness.py``'s IDLE_JS without its wait for the "running" widget
-to fade, which a page polling for its slow parts seldom lets happen). A page
+the click -> that page's script finished, both timed in the page (the page's title on screen, the
+app connected and no script running; see ARM_JS). A page
 that fills its slow parts in after its script has finished (Compare) is also timed until the
 last of them is in ("complete"). The target: every page within 3 s.
 
@@ -62,15 +61,26 @@ HOME_READY_JS = """() => {
   const imgs = [...main.querySelectorAll('[data-testid="stImage"] img')];
   return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
 }"""
-# The page's first run has ended: its title is on screen and no script runs. Not IDLE_JS: a page
-# whose slow parts are on their way reruns a small fragment every half second to look for them,
-# and Streamlit's "running" widget, which fades out, is seldom gone between those runs.
-SCRIPT_DONE_JS = """(title) => {
-  const h1 = document.querySelector('h1');
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !!h1 && h1.innerText.trim() === title && !!app
-    && app.dataset.testConnectionState === 'CONNECTED'
-    && app.dataset.testScriptState === 'notRunning';
+# Armed before the click: records the click and the first moment the page's first run has ended,
+# its title on screen and no script running (observed as it happens, not polled: a page whose
+# slow parts are on their way reruns a small fragment every half second to look for them, and a
+# poll can miss the short idle moments between; for the same reason not harness.IDLE_JS, whose
+# "running" widget, fading out, is seldom gone between those runs).
+ARM_JS = """(title) => {
+  window.__clicked = null; window.__done = null;
+  const check = () => {
+    const app = document.querySelector('[data-testid="stApp"]');  // looked up afresh each time
+    const h1 = document.querySelector('h1');
+    if (window.__done === null && window.__clicked !== null && app && h1
+        && h1.innerText.trim() === title
+        && app.dataset.testConnectionState === 'CONNECTED'
+        && app.dataset.testScriptState === 'notRunning') window.__done = performance.now();
+  };
+  document.addEventListener('click', () => { window.__clicked = performance.now(); },
+                            {capture: true, once: true});
+  if (window.__observer) window.__observer.disconnect();  // the previous page's
+  window.__observer = new MutationObserver(check);
+  window.__observer.observe(document.body, {attributes: true, childList: true, subtree: true});
 }"""
 # A page's slow parts still on their way show this text (app/lazy.py PENDING_NOTE).
 COMPLETE_JS = f"""() => ({IDLE_JS})() &&
@@ -100,10 +110,11 @@ def visit(browser, *, warm: bool, settle: float) -> dict:
         out["home_s"] = time.perf_counter() - srv.started_at
         time.sleep(settle)
         for title in PAGES:
+            page.evaluate(ARM_JS, title)
             t0 = time.perf_counter()
             page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
-            page.wait_for_function(SCRIPT_DONE_JS, arg=title, timeout=300_000, polling="raf")
-            out["pages"][title] = time.perf_counter() - t0
+            page.wait_for_function("() => window.__done !== null", timeout=300_000)
+            out["pages"][title] = page.evaluate("(window.__done - window.__clicked) / 1000")
             page.wait_for_function(COMPLETE_JS, timeout=300_000, polling=100)
             out["complete"][title] = time.perf_counter() - t0
         out["run_log"] = [json.loads(line) for line in log.read_text().splitlines() if line]
