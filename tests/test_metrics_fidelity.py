@@ -94,9 +94,14 @@ def test_classifier_score_is_the_number_of_classes_when_confident_and_balanced()
 
 
 def test_quality_collects_every_figure():
-    real, fake = gaussian(100), gaussian(100, seed=1)
-    probs = torch.softmax(gaussian(100, d=10, seed=2), 1)
-    q = quality(real, fake, fake_probs=probs)
-    for key in ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score"):
-        assert math.isfinite(q[key])
-    assert len(q["label_histogram"]) == 10 and q["n_fake"] == 100
+    """Each figure reacts as it should: a set against itself is perfect, a shifted set is not."""
+    real = gaussian(100)
+    probs = torch.eye(10)[torch.arange(100) % 10]  # confident and balanced: all ten classes
+    same = quality(real, real.clone(), fake_probs=probs)
+    shifted = quality(real, real + 3.0, fake_probs=probs)
+    assert same["fid"] == pytest.approx(0.0, abs=1e-3) and shifted["fid"] > 50
+    for key in ("precision", "recall", "coverage"):
+        assert same[key] == pytest.approx(1.0) and shifted[key] < 0.2
+    assert shifted["kid"] > same["kid"] + 0.1
+    assert same["classifier_score"] == pytest.approx(10.0, rel=1e-4)
+    assert same["label_histogram"] == pytest.approx([0.1] * 10) and same["n_fake"] == 100

@@ -4,6 +4,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from engine.errors import DataError
@@ -67,7 +68,8 @@ def test_png_bytes_are_accepted():
     buf = io.BytesIO()
     _pencil_on_paper().save(buf, format="PNG")
     out = preprocess_image(buf.getvalue(), channels=1, image_size=28)
-    assert out.x.shape == (1, 1, 28, 28)
+    direct = preprocess_image(_pencil_on_paper(), channels=1, image_size=28)
+    assert torch.equal(out.x, direct.x)  # the file's bytes give what the picture itself gives
 
 
 @pytest.mark.parametrize(
