@@ -1,11 +1,12 @@
-"""Whatever a phone or a student uploads, bytes -> tensor gives a valid input or one DataError,
-within a second and without holding the server's memory."""
+"""Whatever a phone or a student uploads, bytes -> tensor gives a valid input or one DataError.
+
+How long each call takes is measured by ``benchmarks/uploads.py`` (the same cases, a 2 s bound
+per call), not here: a timed test flakes on a loaded machine."""
 
 from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 
 import numpy as np
@@ -34,21 +35,15 @@ def digit(size=(60, 80), mode="L", ink=0, paper=255) -> Image.Image:
 
 
 def run(data, **kwargs):
-    start = time.perf_counter()
-    try:
-        out = preprocess_image(data, channels=1, image_size=28, **kwargs)
-    finally:
-        assert time.perf_counter() - start < 2.0  # a second on an idle core; slack for CI
+    out = preprocess_image(data, channels=1, image_size=28, **kwargs)
     assert out.x.shape == (1, 1, 28, 28) and out.x.isfinite().all()
     assert 0 <= float(out.x.min()) and float(out.x.max()) <= 1
     return out
 
 
 def refused(data, *words):
-    start = time.perf_counter()
     with pytest.raises(DataError) as err:
         preprocess_image(data, channels=1, image_size=28)
-    assert time.perf_counter() - start < 2.0
     message = str(err.value)
     assert "\n" not in message and len(message) < 200
     for word in words:
@@ -187,12 +182,18 @@ def test_tiny_images():
 def test_extreme_aspect_ratios(size):
     img = Image.new("L", size, 255)
     img.paste(0, (size[0] // 4, size[1] // 4, 3 * size[0] // 4 + 1, 3 * size[1] // 4 + 1))
-    run(encode(img, "PNG"), invert=True)
+    a = run(encode(img, "PNG"), invert=True).x[0, 0].numpy()
+    rows, cols = np.nonzero(a > a.max() / 2)  # the bar: faint at 28 px, but centred and long
+    across, along = (rows, cols) if size[0] > size[1] else (cols, rows)
+    assert a.max() > 0 and set(across.tolist()) <= {13, 14} and np.ptp(along) >= 15
 
 
-def test_a_phone_sized_jpeg_is_quick():
-    photo = digit((4000, 3000), "RGB").resize((4000, 3000))
-    run(encode(photo, "JPEG", quality=90))
+def test_a_phone_sized_jpeg_gives_its_upright_centred_stroke():
+    photo = digit((4000, 3000), "RGB")
+    out = run(encode(photo, "JPEG", quality=90))
+    a = out.x[0, 0].numpy()
+    assert out.inverted and (a > 0.5).any(1).sum() > (a > 0.5).any(0).sum()  # still a "1"
+    assert abs(centre_of_mass_column(out.x) - 13.5) < 2
 
 
 # ---------------------------------------------------------------- fuzzing bytes -> tensor
