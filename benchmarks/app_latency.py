@@ -20,6 +20,10 @@ All figures come from the same run on the same machine:
     cards' images, the script idle; a new server process and a new browser context each time.
 (d) then a click on "Latent map" in the sidebar -> the Plotly scatter has drawn its points
     (more than 1000 ``.scatterlayer .point``). Medians over ``--starts`` fresh starts.
+(e) the Latent walk page's combined directions decoded in the browser (onnxruntime-web) for the
+    VAE, the GAN and the flow, on the same server as (a) and (b): frame time while dragging the
+    2-D pad with one core kept busy, websocket messages sent during the drag, page up -> first
+    frame, and the same page's server path beside it (``benchmarks/browser_decoder.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import browser_decoder  # noqa: E402  (benchmarks/ is on the path when run as a script)
 
 from tests.browser.harness import (  # noqa: E402
     IDLE_JS,
@@ -217,6 +223,7 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=20, help="slider moves per app (>= 20)")
     parser.add_argument("--per-load", type=int, default=5, help="slider moves per page load")
     parser.add_argument("--starts", type=int, default=3, help="fresh server starts")
+    parser.add_argument("--drag-moves", type=int, default=60, help="pointer moves per drag (e)")
     parser.add_argument("--out", type=Path, help="write every figure and sample as JSON")
     args = parser.parse_args()
     if not 1 <= args.moves <= 28:
@@ -255,6 +262,7 @@ def main() -> None:
                 print(f"app slider: median {statistics.median(app_ms):.0f} ms", flush=True)
                 scrub = scrub_times(browser, srv.url)
                 print(f"scrub: median {statistics.median(scrub):.1f} ms", flush=True)
+                in_browser = browser_decoder.measure(browser, srv.url, moves=args.drag_moves)
             finally:
                 srv.stop()
 
@@ -325,6 +333,7 @@ def main() -> None:
             verdict(map_med <= TARGETS["map_s"]),
         ),
         ("    of which until the map page's script has finished", f"{script_med:.2f} s", "", ""),
+        *browser_decoder.rows(in_browser),
     ]
     load_after = os.getloadavg()
     print()
@@ -360,6 +369,7 @@ def main() -> None:
             },
             "scrub_ms": {"samples": scrub, "median": scrub_med, "p95": scrub_p95},
             "fresh_starts": starts,
+            "browser_decoder": in_browser,
             "home_s_median": home_med,
             "map_s_median": map_med,
             "map_script_s_median": script_med,

@@ -30,7 +30,7 @@ def test_walk_sends_the_seed_and_the_chosen_directions_to_the_browser():
     assert not at.exception and not at.error
     data = canvas_data(at)
     assert data["mode"] == "walk" and data["amounts"] == [1.5]
-    assert data["model"].startswith("/app/static/decoders/") and data["model"].endswith(".onnx")
+    assert data["model"].startswith("/app/static/decoders/") and data["model"].endswith(".onnx.gz")
     assert R.entry("mnist-vae").card["onnx"]["sha256"] in data["model"]
     assert len(data["base"]) == 32 and [d["name"] for d in data["directions"]] == ["PC 1"]
     assert not [s for s in at.slider if s.label == "PC 1"]  # no server slider for it

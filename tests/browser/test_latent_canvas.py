@@ -148,7 +148,7 @@ def test_runtime_and_decoder_are_cached_by_the_browser(context, canvas_server):
         ),
     )
     open_canvas(page, canvas_server, "?model=mnist-vae")
-    big = [p for p in headers if p.endswith((".wasm", ".onnx", ".mjs"))]
+    big = [p for p in headers if p.endswith((".wasm.gz", ".onnx.gz", ".mjs"))]
     assert len(big) == 3, big
     for path in big:
         assert "etag" in headers[path] and "last-modified" in headers[path], path
@@ -156,7 +156,7 @@ def test_runtime_and_decoder_are_cached_by_the_browser(context, canvas_server):
     page.wait_for_function(FIRST_FRAME_JS)
     sizes = page.evaluate(
         """() => performance.getEntriesByType('resource')
-             .filter(e => /\\.(wasm|onnx|mjs)$/.test(e.name) && e.name.includes('/app/static/'))
+             .filter(e => /\\.(wasm\\.gz|onnx\\.gz|mjs)$/.test(e.name) && e.name.includes('/app/static/'))
              .map(e => [e.name, e.transferSize])"""
     )
     assert len(sizes) == 3

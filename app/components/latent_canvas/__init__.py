@@ -43,7 +43,7 @@ def _floats(values) -> list[float]:
 def _mount(decoder: BrowserDecoder, *, key: str, px: int, caption: str, note: str, **data):
     data = {
         "runtime": static_url(f"{RUNTIME_DIR}/ort.wasm.bundle.min.mjs"),
-        "wasm": static_url(f"{RUNTIME_DIR}/ort-wasm-simd-threaded.wasm"),
+        "wasm": static_url(f"{RUNTIME_DIR}/ort-wasm-simd-threaded.wasm.gz"),
         "model": decoder.url,
         "latent_shape": list(decoder.latent_shape),
         "image_shape": list(decoder.image_shape),

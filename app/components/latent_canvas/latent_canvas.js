@@ -12,33 +12,39 @@ const stats = (window.__latentCanvas = window.__latentCanvas || {
   frames: [], // ms from an input event to the frame that shows it painted
   firstFrame: null, // performance.now() when the first decoded frame was painted
   runs: 0, // decoder runs
+  decodeMs: [], // each run's decode and draw on the canvas
   backend: null, // "browser" once a frame was drawn, or the fallback reason
 });
+
+// The runtime's .wasm and the decoders are stored gzip-compressed and served as they are
+// (Streamlit would otherwise compress each response again, 14 MB at level 9); unpacked here.
+async function gunzipped(url, what) {
+  const r = await fetch(new URL(url, location.href).href);
+  if (!r.ok) throw new Error(`${what} answered ${r.status}`);
+  const body = r.body.pipeThrough(new DecompressionStream("gzip"));
+  return new Response(body).arrayBuffer();
+}
 
 function runtime(data) {
   const url = new URL(data.runtime, location.href).href;
   if (!ORT.has(url)) {
-    ORT.set(
-      url,
-      import(url).then((ort) => {
+    const made = Promise.all([import(url), gunzipped(data.wasm, "the runtime")]).then(
+      ([ort, wasm]) => {
         ort.env.wasm.numThreads = 1; // no SharedArrayBuffer or cross-origin isolation needed
         ort.env.wasm.proxy = false;
-        // The bundle carries its own loader; only the .wasm file is fetched, from this app.
-        ort.env.wasm.wasmPaths = { wasm: new URL(data.wasm, location.href).href };
+        ort.env.wasm.wasmBinary = wasm; // the bundle carries its own loader
         return ort;
-      }),
+      },
     );
+    made.catch(() => ORT.delete(url));
+    ORT.set(url, made);
   }
   return ORT.get(url);
 }
 
 function session(ort, url) {
   if (!SESSIONS.has(url)) {
-    const made = fetch(url)
-      .then((r) => {
-        if (!r.ok) throw new Error(`the decoder file answered ${r.status}`);
-        return r.arrayBuffer();
-      })
+    const made = gunzipped(url, "the decoder file")
       .then((buf) =>
         ort.InferenceSession.create(new Uint8Array(buf), { executionProviders: ["wasm"] }),
       );
@@ -241,9 +247,11 @@ async function draw(inst, first) {
       const pending = inst.waiting.splice(0);
       const shape = [1, ...inst.data.latent_shape];
       const feeds = { z: new inst.ort.Tensor("float32", inst.latent().slice(), shape) };
+      const started = performance.now();
       const out = await inst.session.run(feeds);
       stats.runs += 1;
       paint(inst, out.x.data);
+      stats.decodeMs.push(performance.now() - started);
       await new Promise((done) =>
         requestAnimationFrame(() => {
           // After this frame's callbacks the browser paints; a posted message runs after it.

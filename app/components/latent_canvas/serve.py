@@ -4,16 +4,20 @@
 - The runtime, onnxruntime-web 1.30.0 (MIT), is committed in ``app/static/onnxruntime-web/``:
   the single-threaded WebAssembly path needs two files (see ``docs/browser-decoder.md``).
 - A checkpoint's ``decoder.onnx`` is copied, once its sha256 has been checked against the card,
-  to ``app/static/decoders/<sha256>.onnx`` (git-ignored): the name is its content, so a browser
-  that has it never needs it again, and a changed decoder gets a new address.
+  to ``app/static/decoders/<sha256>.onnx.gz`` (git-ignored): the name is its content, so a
+  browser that has it never needs it again, and a changed decoder gets a new address.
 
-Streamlit sends these with ``ETag`` and ``Last-Modified`` and no ``Cache-Control`` (measured in
-``tests/browser/test_latent_canvas.py``), so a browser keeps them and asks again only with a
-conditional request, answered ``304`` without the body.
+Both big files are stored gzip-compressed (``.gz``): Streamlit serves ``application/gzip`` as it
+is, where it would compress any other type again on every request (14 MB of WebAssembly at
+level 9, seconds of a busy CPU); the component unpacks them with ``DecompressionStream``.
+Streamlit sends these files with ``ETag`` and ``Last-Modified`` and no ``Cache-Control``
+(checked in ``tests/browser/test_latent_canvas.py``), so a browser keeps them and asks again at
+most with a conditional request, answered ``304`` without the body.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import tempfile
@@ -56,14 +60,14 @@ def publish_decoder(
     """
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError("the decoder file does not match the sha256 in its card")
-    name = f"{sha256}.onnx"
+    name = f"{sha256}.onnx.gz"
     target = static / DECODERS / name
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                f.write(gzip.compress(data, compresslevel=6, mtime=0))
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
         except BaseException:
