@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 WAIT_ENV = "LATENT_ATLAS_PAGE_WAIT_S"
 PENDING_NOTE = "still on its way"
-POLL_S = 0.5  # how often a page with parts on their way looks for them
+POLL_S = 1.0  # how often a page with parts on their way looks for them (and reruns)
 MAX_JOBS = 64  # results of background jobs kept for the pages that wait for them
 MAX_WAITING = 16  # more background jobs than this: the next is computed in the run itself
 

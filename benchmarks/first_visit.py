@@ -63,7 +63,7 @@ HOME_READY_JS = """() => {
 }"""
 # Armed before the click: records the click and the first moment the page's first run has ended,
 # its title on screen and no script running (observed as it happens, not polled: a page whose
-# slow parts are on their way reruns a small fragment every half second to look for them, and a
+# slow parts are on their way reruns a small fragment every second to look for them, and a
 # poll can miss the short idle moments between; for the same reason not harness.IDLE_JS, whose
 # "running" widget, fading out, is seldom gone between those runs).
 ARM_JS = """(title) => {
