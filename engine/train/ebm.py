@@ -13,7 +13,9 @@ JEM recipe (Grathwohl et al. 2020). Each step:
 
 Validation is what the shipped model is judged by: ``val_samples`` chains of the model's default
 length from *noise* (not from the buffer), read by the project's held-out classifier; the loss is
-``-(mean confidence + min(1, smallest class share / 3 %))``, so 0 to -2, lower is better. Without
+``-(mean confidence + entropy of the mean class probabilities / log 10)``, so 0 to -2, lower is
+better: confident digits, all ten drawn alike. (The smallest class share, also logged, moves by
+whole samples out of 100 and picked a poor early epoch when it was part of the loss.) Without
 a classifier of the right shape it falls back to the energy gap of validation images and chain
 states. The buffer, the optimiser and the counters are the objective's state, so ``--resume``
 continues the same chains.
@@ -21,6 +23,7 @@ continues the same chains.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -126,10 +129,12 @@ class EBMObjective:
         probs = judge.predict_proba(samples.to(judge.device))
         share = torch.bincount(probs.argmax(1), minlength=probs.shape[1]).float() / len(samples)
         confidence = probs.max(1).values.mean().item()
-        score = confidence + min(1.0, share.min().item() / 0.03)
+        mean = probs.mean(0)  # (classes,)
+        spread = -(mean * mean.clamp_min(1e-12).log()).sum().item() / math.log(len(mean))
         return {
-            "loss": -score,
+            "loss": -(confidence + spread),
             "confidence": round(confidence, 4),
+            "class_entropy": round(spread, 4),
             "min_class_share": round(share.min().item(), 4),
             **out,
         }
