@@ -5,8 +5,9 @@
 Both setups are started by ``deploy/class_server.py --pin`` (what ``make class`` runs, each app
 process pinned to a core of its own, with one worker process for long work) and loaded by the
 load test's sessions without a browser (``benchmarks/load_test.py --crowd protocol``: each
-student slides on the Sample and walk pages, inpaints and clicks the map, with 1-3 s of think
-time), which keep the proxy's cookie as a browser does:
+student slides on the Sample page, inpaints and clicks the map, with 1-3 s of think time; the
+walk page is left out, its sliders decode in the browser), which keep the proxy's
+cookie as a browser does:
 
 1. baseline: 1 process on 1 core, ``--sessions-per-core`` sessions (10);
 2. scale-out: 2 processes on 2 cores behind the proxy, twice as many sessions (20).
@@ -23,6 +24,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,7 +32,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load_test import ProtocolSession, pooled, run_class, times  # noqa: E402
+from benchmarks.load_test import Actor, ProtocolSession, pooled, run_class, times  # noqa: E402
 from tests.browser.harness import Server, free_port  # noqa: E402
 
 SETUPS = (("1 process, 1 core", 1), ("2 processes, 2 cores", 2))
@@ -41,9 +43,15 @@ async def one_setup(processes: int, sessions: int, args) -> dict:
     log = ROOT / "logs" / f"scale-out-{processes}.log"
     command = [sys.executable, str(ROOT / "deploy" / "class_server.py")]
     command += ["--workers", str(processes), "--port", str(port), "--pin"]
+    runs = log.with_suffix(".runs.jsonl")
+    runs.write_text("")
+    os.environ["LATENT_ATLAS_RUN_LOG"] = str(runs)  # the app processes inherit it
     server = Server(command, port, log_path=log).start()
     try:
         server.wait_healthy(240)
+        deadline = time.monotonic() + 300  # each process's start-up warm-up, before the class
+        while runs.read_text().count('"warm-up done"') < processes and time.monotonic() < deadline:
+            await asyncio.sleep(1)
         for i in range(1, processes + 1):  # models, maps and directions loaded in each
             warm = ProtocolSession(server.url, 990 + i, (0, 0))
             warm.cookies["SERVERID"] = f"app{i}"
@@ -113,6 +121,7 @@ if __name__ == "__main__":
     if not 1 <= a.sessions_per_core <= 20 or not 1 <= a.class_rounds <= 5:
         ap.error("--sessions-per-core 1-20 and --class-rounds 1-5 (this test stays bounded)")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    Actor.walks = False  # the walk page decodes in the browser: its sliders run nothing here
     result = asyncio.run(main(a))
     print(table(result))
     if a.out:
