@@ -132,3 +132,25 @@ def test_a_subset_of_sections_keeps_the_others_from_the_last_run(report, tmp_pat
     other_seed = dataclasses.replace(again_settings, seed=1)
     text = build_report(other_seed, log=lambda _: None).read_text()
     assert "## Likelihood" in text and "## Sample quality" not in text
+
+
+def test_the_summary_shows_the_figures_it_measured(report):
+    """Each MNIST model's summary row carries its own FID, precision and recall from
+    results.json, rounded as printed: not another model's, not a stale run's."""
+    md, results, _, _ = report
+    text = md.read_text()
+    summary = text[text.index("## Summary") :].split("\n## ", 1)[0]
+    rows = {
+        cells[0]: cells[1:]
+        for line in summary.splitlines()
+        if line.startswith("| ")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    quality = results["quality"]["rows"]
+    for name in ("mnist-vae", "mnist-gan", "mnist-flow"):
+        fid, precision, recall = (float(v) for v in rows[name][:3])
+        assert fid == pytest.approx(quality[name]["fid"], abs=0.005 + 1e-9)
+        assert precision == pytest.approx(quality[name]["precision"], abs=0.0005 + 1e-9)
+        assert recall == pytest.approx(quality[name]["recall"], abs=0.0005 + 1e-9)
+    fids = [quality[name]["fid"] for name in ("mnist-vae", "mnist-gan", "mnist-flow")]
+    assert len(set(fids)) == 3  # three different models: a row swap would show
