@@ -87,9 +87,10 @@ def steps() -> list[tuple[str, Callable[[], object]]]:
     out: list[tuple[str, Callable[[], object]]] = []
     sample = R.names(needs=("sample",))
     decode = R.names(needs=("decode",))
-    # First what is slow and needed soonest: the test images (Interpolate, Inpaint, Compare)
-    # and the default model's directions (Latent walk).
-    tested = {R.entry(n).dataset: n for n in reversed(R.names(needs=("inpaint",)))}
+    # First what is slow and needed soonest: the test images of the default views (Inpaint,
+    # Compare, test digits on Interpolate) and the default model's directions (Latent walk).
+    defaults = [*R.names(needs=("inpaint",))[:1], *compare_default(sample)]
+    tested = {R.entry(n).dataset: n for n in reversed(defaults)}
     out += [(f"test images {d}", lambda n=n: R.test_images(n)) for d, n in tested.items()]
     if decode:
         out.append((f"directions {decode[0]}", lambda: R.direction_families(decode[0])))
