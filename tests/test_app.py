@@ -74,6 +74,9 @@ def test_home_lists_every_checkpoint_and_a_broken_one_beside_them(tmp_path, monk
     assert set(shipped) <= set(titles)
     assert len(at.error) == 1 and "tampered-vae" in at.error[0].value
     assert "model.safetensors" in at.error[0].value  # the message names the file
+    headers = [h.value for h in at.header]
+    assert headers == ["Generative models", "Classifiers used for evaluation"]
+    assert set(titles[-2:]) == {"mnist-classifier", "sprites-classifier"}  # apart, at the end
 
 
 def test_sample_temperature_and_new_seed_change_the_grid():

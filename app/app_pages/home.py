@@ -44,24 +44,39 @@ def headline(card: dict) -> str:
     return "not evaluated"
 
 
-cols = st.columns(3)
-for i, e in enumerate(good):
-    card = e.card
-    with cols[i % 3].container(border=True):
-        st.subheader(e.name)
-        minutes = card.get("wall_time_s", 0) / 60
-        st.markdown(
-            f"**{e.kind}** on **{e.dataset}** · {card.get('epochs', '?')} epochs · "
-            f"{minutes:.0f} min on {card.get('device', '?')}  \n{headline(card)}"
-        )
-        grid = Path(e.path) / "samples.png"
-        if grid.is_file():
-            ui.image(st, str(grid), width=220)
-        filters = Path(e.path) / "filters.png"  # what each hidden unit responds to
-        if filters.is_file():
-            ui.image(st, str(filters), width=220, caption="filters of the first 100 hidden units")
-        with st.expander("card"):
-            st.json({k: v for k, v in card.items() if k not in ("history",)}, expanded=False)
+def cards(found) -> None:
+    cols = st.columns(3)
+    for i, e in enumerate(found):
+        card = e.card
+        with cols[i % 3].container(border=True):
+            st.subheader(e.name)
+            minutes = card.get("wall_time_s", 0) / 60
+            st.markdown(
+                f"**{e.kind}** on **{e.dataset}** · {card.get('epochs', '?')} epochs · "
+                f"{minutes:.0f} min on {card.get('device', '?')}  \n{headline(card)}"
+            )
+            grid = Path(e.path) / "samples.png"
+            if grid.is_file():
+                ui.image(st, str(grid), width=220)
+            filters = Path(e.path) / "filters.png"  # what each hidden unit responds to
+            if filters.is_file():
+                ui.image(
+                    st, str(filters), width=220, caption="filters of the first 100 hidden units"
+                )
+            with st.expander("card"):
+                st.json({k: v for k, v in card.items() if k not in ("history",)}, expanded=False)
+
+
+classifiers = [e for e in good if e.has("classify")]  # they read images, they generate none
+st.header("Generative models")
+cards([e for e in good if not e.has("classify")])
+if classifiers:
+    st.header("Classifiers used for evaluation")
+    st.caption(
+        "They generate nothing: they read images so the generative models can be measured (the "
+        "feature space of FID and precision / recall, the labels of a GAN's samples and map)."
+    )
+    cards(classifiers)
 
 for e in broken:
     st.error(f"{e.name}: {e.error}", icon=":material/broken_image:")
