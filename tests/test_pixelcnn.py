@@ -133,3 +133,17 @@ def test_a_pixelcnn_has_no_latent_code(tiny):
         tiny.decode(torch.zeros(1, 1))
     with pytest.raises(CapabilityError):
         tiny.sample_latent(1)
+
+
+def test_completion_with_candidates_keeps_the_most_likely_draws(tiny):
+    x = torch.rand(1, 1, 28, 28)
+    known = mask_preset("bottom half", (1, 28, 28))
+    with torch.no_grad():
+        kept = tiny.complete(x, known, 2, generator=torch.Generator().manual_seed(0), candidates=3)
+        drawn = tiny.complete(x, known, 6, generator=torch.Generator().manual_seed(0))
+        logp = tiny.log_prob(drawn[0])
+    assert kept.shape == (1, 2, 1, 28, 28)
+    assert torch.equal(kept[0], drawn[0, logp.topk(2).indices])  # the 2 most likely of the 6
+    assert torch.equal(
+        kept[0][known.expand(2, 1, 28, 28)], x[0].expand(2, 1, 28, 28)[known.expand(2, 1, 28, 28)]
+    )
