@@ -37,7 +37,10 @@ from engine.errors import EngineError
 
 T = TypeVar("T")
 
-NICE = 10  # added to the server's own; the kernel gives such a worker about a tenth of a core
+NICE_ENV = "LATENT_ATLAS_WORKER_NICE"  # 0-19, added to the server's own; default 10
+_nice = os.environ.get(NICE_ENV, "")
+# the kernel gives a worker at +10 about a tenth of a core beside a busy one at the server's
+NICE = min(19, int(_nice)) if _nice.isdigit() else 10
 MODE_ENV, COUNT_ENV, QUEUE_ENV = (
     "LATENT_ATLAS_WORKERS",
     "LATENT_ATLAS_WORKER_COUNT",
