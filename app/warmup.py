@@ -166,7 +166,8 @@ def compare_default(names: list[str]) -> list[str]:
 
 
 def _compare(names: list[str]) -> list[tuple[str, Callable[[], object]]]:
-    """Compare's default columns: every grid first, then reconstructions, then fillings."""
+    """Compare's default columns: every grid first, then the exact likelihoods of the test digit,
+    reconstructions and fillings."""
     from app import resources as R
 
     chosen = compare_default(names)
@@ -174,7 +175,7 @@ def _compare(names: list[str]) -> list[tuple[str, Callable[[], object]]]:
         (f"{n} samples", lambda n=n: R.sample_grid(n, seed=0, n=16, temperature=1.0, px=300))
         for n in chosen
     ]
-    for op in ("reconstruct", "inpaint"):
+    for op in ("log_prob", "reconstruct", "inpaint"):
         out += [
             (f"{n} {op}", lambda n=n, op=op: _compare_op(n, op)) for n in chosen if R.offers(n, op)
         ]
@@ -185,6 +186,8 @@ def _compare_op(name: str, op: str):
     from app import resources as R
 
     x, known = _test_digit(name, 5)
+    if op == "log_prob":  # its bits/dim of the same image
+        return R.anomaly(name, x, private=False)
     if op == "reconstruct":
         return R.reconstruct(name, x, seed=0, private=False)
     return R.inpaint(name, x, known, samples=4, seed=0, truth=True, private=False)
