@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import io
 import multiprocessing as mp
+import os
 import pickle
 import queue
 import sys
@@ -51,7 +52,9 @@ def _error_bytes(job: int, err: BaseException) -> bytes:
 def serve(conn) -> None:
     """A worker process's loop: run each job it is sent, until its connection closes."""
     lower_priority()
-    torch.set_num_threads(1)  # the pool's processes are the parallelism
+    # the pool's processes are the parallelism; $LATENT_ATLAS_WORKER_THREADS gives each more
+    threads = os.environ.get("LATENT_ATLAS_WORKER_THREADS", "")
+    torch.set_num_threads(int(threads) if threads.isdigit() and int(threads) > 0 else 1)
     while True:
         try:
             message, job, payload = pickle.loads(conn.recv_bytes())
