@@ -9,6 +9,7 @@ from tests.apptest import fresh_catalog, page  # noqa: F401 (the fixture is used
 
 pytestmark = pytest.mark.pretrained
 
+
 def ok(at):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]

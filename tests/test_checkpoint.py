@@ -74,7 +74,7 @@ def test_missing_file_is_named(saved, name):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        ({"kind": "diffusion"}, "unknown model kind"),
+        ({"kind": "hopfield"}, "unknown model kind"),
         ({"format_version": 99}, "newer"),
         ({"config": {"bogus_field": 1}}, "unknown .*field"),
         ({"config": {"latent_dim": "big"}}, "must be int"),

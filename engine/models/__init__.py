@@ -16,7 +16,20 @@ from engine.models.rbm import BernoulliRBM, RBMConfig
 from engine.models.vae import ConvVAE, ConvVAEConfig
 from engine.models.vaeac import VAEAC, VAEACConfig
 
-KINDS = {cls.kind: cls for cls in (ConvVAE, DCGAN, RealNVP, LeNetClassifier, VAEAC, DDPM, GatedPixelCNN, ConvEBM, BernoulliRBM)}
+KINDS = {
+    cls.kind: cls
+    for cls in (
+        ConvVAE,
+        DCGAN,
+        RealNVP,
+        LeNetClassifier,
+        VAEAC,
+        DDPM,
+        GatedPixelCNN,
+        ConvEBM,
+        BernoulliRBM,
+    )
+}
 # Derived from capabilities, for scripts and tests that list kinds: those that draw samples, and
 # those that only complete a hidden part of an image (inpainting). The app asks capabilities.
 GENERATIVE_KINDS = tuple(k for k, cls in KINDS.items() if "sample" in cls.capabilities)

@@ -15,8 +15,8 @@ from engine.models.gan import DCGANDiscriminator
 from engine.ops.inpaint import mask_preset
 from engine.train.diffusion import DiffusionObjective
 from engine.train.ebm import EBMObjective
-from engine.train.rbm import RBMObjective
 from engine.train.pixelcnn import PixelCNNObjective
+from engine.train.rbm import RBMObjective
 
 
 class _LossModule(nn.Module):
