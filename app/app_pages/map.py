@@ -159,5 +159,12 @@ with side:
             ui.show(image, caption=f"decoded at ({where[0]:.2f}, {where[1]:.2f})")
             ui.latency(timed)
             st.session_state.setdefault("map_pick", {})[name] = z
-            st.caption("Nearest real images (use this point as an end on the Interpolate page)")
+            if lm.source.startswith("encoded"):
+                st.caption("Nearest real images (use this point as an end on the Interpolate page)")
+            else:  # a model without an encoder: its map is made of its own samples
+                st.caption(
+                    "Nearest map points: decoded samples of the model, not real digits (it has no "
+                    "encoder, so its map is made of its own samples). Use this point as an end on "
+                    "the Interpolate page."
+                )
             ui.image(st, R.row_pils(neighbours), width="stretch")

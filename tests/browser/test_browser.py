@@ -163,8 +163,12 @@ def test_inpaint_upload_centre_square(page, server, artifacts, request, tmp_path
     assert_clean(page, request)
 
 
-def test_map_click_decodes(page, server, artifacts, request):
-    open_page(page, server.url, "map", timeout_ms=FIRST_RUN_MS)
+@pytest.mark.parametrize(
+    ("path", "neighbours"),
+    [("map", "Nearest real images"), ("map?model=mnist-gan", "Nearest map points")],
+)
+def test_map_click_decodes(page, server, artifacts, request, path, neighbours):
+    open_page(page, server.url, path, timeout_ms=FIRST_RUN_MS)
     map_painted(page)
     wait_idle(page)
     point = page.locator(".scatterlayer .trace").first.locator(".point").nth(10)
@@ -178,6 +182,11 @@ def test_map_click_decodes(page, server, artifacts, request):
     decoded.wait_for(timeout=FIRST_RUN_MS)
     wait_idle(page)
     assert decoded.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    # A GAN's map is made of its own samples: the page must not call them real images.
+    captions = ("Nearest real images", "Nearest map points")
+    for caption in captions:
+        shown = page.get_by_text(re.compile("^" + caption)).count()
+        assert shown == (caption == neighbours), (caption, shown)
     shoot(page, artifacts, "map-clicked")
     assert_clean(page, request)
 
