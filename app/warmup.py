@@ -254,6 +254,12 @@ def start() -> threading.Thread | None:
     global _thread
     if not enabled():
         return None
+    # Libraries the pages import on first use are imported here, before the thread exists: a
+    # page's first import racing the warm-up's (plotly importing pandas on two threads) can leave
+    # one of them holding a partially initialised module.
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+
     with _activity:
         if _thread is None:
             _thread = threading.Thread(target=_when_served, name="warm-up", daemon=True)
