@@ -128,6 +128,27 @@ class GenerativeModel(nn.Module):
         return f"kind={self.kind}, image_shape={self.image_shape}, latent_shape={self.latent_shape}"
 
 
+class LatentFreeModel(GenerativeModel):
+    """Base of the kinds that have no latent code (PixelCNN, RBM, EBM): they sample through their
+    own chain (``sample`` / ``trajectory``), and every latent member raises CapabilityError."""
+
+    latent_note = ""  # why, when there is more to say than "no latent code"
+
+    def _no_latent(self, use: str = "") -> CapabilityError:
+        note = f" ({self.latent_note})" if self.latent_note else ""
+        return CapabilityError(f"the {self.kind} model has no latent code{note}{use}")
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        raise self._no_latent()
+
+    def sample_latent(self, n, *, generator=None, temperature=1.0):
+        raise self._no_latent(": use sample or trajectory")
+
+    def decode(self, z):
+        raise CapabilityError(f"the {self.kind} model has no 'decode' capability (no latent code)")
+
+
 def check_image_config(config) -> None:
     """Reject image shapes the model families are not built for."""
     if config.channels not in CHANNELS:

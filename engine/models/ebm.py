@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from engine.base import GenerativeModel
-from engine.errors import CapabilityError, EngineError
+from engine.base import LatentFreeModel
+from engine.errors import EngineError
 from engine.ops.chains import ChainStep
 
 Progress = Callable[[int, int], None] | None  # progress(step, total)
@@ -63,7 +63,7 @@ class ConvEnergy(nn.Module):
         return self.net(x).squeeze(1)
 
 
-class ConvEBM(GenerativeModel):
+class ConvEBM(LatentFreeModel):
     """Energy ``E(x)``; ``sample``/``trajectory``: Langevin from noise; ``complete``: Langevin on
     the hidden pixels; ``energy``: the surprise score."""
 
@@ -83,18 +83,8 @@ class ConvEBM(GenerativeModel):
     def complete_defaults(self) -> dict:
         return {"steps": self.config.steps}
 
-    @property
-    def latent_shape(self) -> tuple[int, ...]:
-        raise CapabilityError("an ebm model has no latent code")
-
     def extra_repr(self) -> str:
         return f"kind={self.kind}, image_shape={self.image_shape}, steps={self.config.steps}"
-
-    def sample_latent(self, n, *, generator=None, temperature=1.0):
-        raise CapabilityError("an ebm model has no latent code: use sample or trajectory")
-
-    def decode(self, z):
-        raise CapabilityError("an ebm model has no 'decode' capability (no latent code)")
 
     # -- the energy and one step ------------------------------------------------------------------
     def energy(self, x: torch.Tensor) -> torch.Tensor:

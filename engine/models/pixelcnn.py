@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.base import GenerativeModel
-from engine.errors import CapabilityError, EngineError
+from engine.base import LatentFreeModel
+from engine.errors import EngineError
 from engine.ops.chains import ChainStep
 
 
@@ -104,7 +104,7 @@ class GatedLayer(nn.Module):
         return h + self.h_out(self.drop(gate(self.h_conv(h) + link)))
 
 
-class GatedPixelCNN(GenerativeModel):
+class GatedPixelCNN(LatentFreeModel):
     kind = "pixelcnn"
     capabilities = frozenset({"sample", "log_prob", "trajectory", "complete"})
     config_class = PixelCNNConfig
@@ -135,18 +135,8 @@ class GatedPixelCNN(GenerativeModel):
         # Rows above row r that its vertical features depend on: a crop this deep is exact.
         self.reach = fk // 2 + 1 + config.layers * (config.kernel // 2)
 
-    @property
-    def latent_shape(self) -> tuple[int, ...]:
-        raise CapabilityError("a pixelcnn model has no latent code")
-
     def extra_repr(self) -> str:
         return f"kind={self.kind}, image_shape={self.image_shape}, levels={self.config.levels}"
-
-    def sample_latent(self, n, *, generator=None, temperature=1.0):
-        raise CapabilityError("a pixelcnn model has no latent code: use sample or trajectory")
-
-    def decode(self, z):
-        raise CapabilityError("a pixelcnn model has no 'decode' capability (no latent code)")
 
     # -- the network --------------------------------------------------------------------------------
     def to_levels(self, x: torch.Tensor) -> torch.Tensor:

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.base import GenerativeModel
-from engine.errors import CapabilityError, EngineError
+from engine.base import LatentFreeModel
+from engine.errors import EngineError
 from engine.ops.chains import ChainStep
 
 Progress = Callable[[int, int], None] | None  # progress(step, total)
@@ -40,10 +40,11 @@ class RBMConfig:
     complete_steps: int = 200  # default sweeps of complete (clamped Gibbs)
 
 
-class BernoulliRBM(GenerativeModel):
+class BernoulliRBM(LatentFreeModel):
     """Binary RBM: ``W`` (hidden, visible), ``b_v`` (visible,), ``b_h`` (hidden,)."""
 
     kind = "rbm"
+    latent_note = "its hidden units are binary"
     # trajectory_start: the chain can start from a given image (trajectory(start=...));
     # log_partition: log Z can be estimated (annealed importance sampling), so log p(v) too
     capabilities = frozenset(
@@ -73,18 +74,8 @@ class BernoulliRBM(GenerativeModel):
     def complete_defaults(self) -> dict:
         return {"steps": self.config.complete_steps}
 
-    @property
-    def latent_shape(self) -> tuple[int, ...]:
-        raise CapabilityError("an rbm model has no latent code (its hidden units are binary)")
-
     def extra_repr(self) -> str:
         return f"kind={self.kind}, image_shape={self.image_shape}, hidden={self.config.hidden}"
-
-    def sample_latent(self, n, *, generator=None, temperature=1.0):
-        raise CapabilityError("an rbm model has no latent code: use sample or trajectory")
-
-    def decode(self, z):
-        raise CapabilityError("an rbm model has no 'decode' capability (no latent code)")
 
     # -- the energy and the conditionals ----------------------------------------------------------
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
