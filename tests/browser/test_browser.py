@@ -181,7 +181,9 @@ def test_map_click_decodes(page, server, artifacts, request, path, neighbours):
     decoded = page.get_by_test_id("stImage").filter(has_text=re.compile(r"^decoded at \("))
     decoded.wait_for(timeout=FIRST_RUN_MS)
     wait_idle(page)
-    assert decoded.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    # The decoded image is a media file the browser fetches after the run: wait for it to load.
+    loaded = "i => i.complete && i.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=decoded.locator("img").element_handle(), timeout=30_000)
     # A GAN's map is made of its own samples: the page must not call them real images.
     captions = ("Nearest real images", "Nearest map points")
     for caption in captions:
