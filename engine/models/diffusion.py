@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from engine.base import GenerativeModel
 from engine.errors import EngineError
-from engine.ops.chains import ChainStep
+from engine.ops.chains import ChainStep, last_step
 
 Progress = Callable[[int, int], None] | None  # progress(step, total)
 
@@ -170,12 +170,7 @@ class DDPM(GenerativeModel):
     ) -> torch.Tensor:
         """Noise x_T (B, *latent_shape) -> images (B, C, H, W) in [0, 1] by DDIM with ``steps``
         (default ``config.steps``); ``progress(step, total)`` after each step."""
-        last = None
-        for s in self.denoise(z, steps=steps):
-            if progress is not None:
-                progress(s.step, s.total)
-            last = s
-        return last.x
+        return last_step(self.denoise(z, steps=steps), progress=progress).x
 
     @torch.no_grad()
     def sample(

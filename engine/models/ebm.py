@@ -26,7 +26,7 @@ from torch import nn
 
 from engine.base import LatentFreeModel
 from engine.errors import EngineError
-from engine.ops.chains import ChainStep
+from engine.ops.chains import ChainStep, last_step
 
 Progress = Callable[[int, int], None] | None  # progress(step, total)
 
@@ -162,11 +162,8 @@ class ConvEBM(LatentFreeModel):
         ``temperature`` divides the energy (below 1: sharper, less varied);
         ``progress(step, total)`` after each step.
         """
-        last = None
-        for last in self.trajectory(n, generator=generator, steps=steps, temperature=temperature):
-            if progress is not None:
-                progress(last.step, last.total)
-        return last.x
+        chain = self.trajectory(n, generator=generator, steps=steps, temperature=temperature)
+        return last_step(chain, progress=progress).x
 
     @torch.no_grad()
     def complete(

@@ -26,7 +26,7 @@ from torch import nn
 
 from engine.base import LatentFreeModel
 from engine.errors import EngineError
-from engine.ops.chains import ChainStep
+from engine.ops.chains import ChainStep, last_step
 
 Progress = Callable[[int, int], None] | None  # progress(step, total)
 
@@ -171,11 +171,8 @@ class BernoulliRBM(LatentFreeModel):
     ) -> torch.Tensor:
         """``n`` images (n, C, H, W) in [0, 1]: visible means after ``steps`` Gibbs sweeps from
         noise; ``progress(step, total)`` after each sweep."""
-        last = None
-        for last in self.trajectory(n, generator=generator, steps=steps, temperature=temperature):
-            if progress is not None:
-                progress(last.step, last.total)
-        return last.x
+        chain = self.trajectory(n, generator=generator, steps=steps, temperature=temperature)
+        return last_step(chain, progress=progress).x
 
     @torch.no_grad()
     def complete(

@@ -40,6 +40,20 @@ class Chain:
         return self.frames[-1]
 
 
+def last_step(
+    steps: Iterable[ChainStep], *, progress: Callable[[int, int], None] | None = None
+) -> ChainStep:
+    """Run a chain to its end keeping nothing but its last step; ``progress(step, total)`` after
+    each step. For a model's ``sample`` / ``decode``, where the frames are not wanted."""
+    last = None
+    for last in steps:
+        if progress is not None:
+            progress(last.step, last.total)
+    if last is None:
+        raise ValueError("the chain made no step")
+    return last
+
+
 def run_chain(
     steps: Iterable[ChainStep],
     *,
