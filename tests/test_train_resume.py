@@ -27,8 +27,7 @@ def _settings(kind, out, epochs, **kw):
         config=TINY[kind],
         grids=1,
         patience=0,
-        resume=True,
-        **kw,
+        **{"resume": True, **kw},
     )
 
 
@@ -92,3 +91,30 @@ def test_state_round_trip_keeps_tensors_bytes_and_int_keys(tmp_path):
     assert torch.equal(back["opt"]["state"][0]["step"], torch.tensor(3.0))
     assert back["best"] == {"loss": float("inf"), "state": None}
     assert load_state(tmp_path / "absent") is None
+
+
+def test_init_from_a_shipped_folder_starts_from_its_weights_and_carries_its_card_on(tmp_path):
+    """With the training state gone, ``--init-from`` continues from the folder's weights (a run
+    whose steps change nothing ships them unchanged), and its steps and history go on."""
+    first = train(_settings("vae", tmp_path / "first", 2, resume=False))
+    card1 = json.loads((first / "card.json").read_text())
+    cont = train(
+        _settings("vae", tmp_path / "cont", 3, resume=False, seed=5, lr=1e-12, init_from=first)
+    )
+    card = json.loads((cont / "card.json").read_text())
+    assert card["init_from"]["steps"] == card1["steps"] and card["init_from"]["epochs"] == 2
+    assert card["steps"] == card1["steps"] + card1["steps"] // 2  # one more epoch of the same size
+    assert [h["epoch"] for h in card["history"]] == [1, 2, 3]
+    assert card["wall_time_s"] > card1["wall_time_s"]
+    before, after = load_file(first / "model.safetensors"), load_file(cont / "model.safetensors")
+    fresh = load_file(train(_settings("vae", tmp_path / "fresh", 1, seed=5)) / "model.safetensors")
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
+    assert not all(torch.allclose(before[k], fresh[k], atol=1e-6) for k in before)
+
+
+def test_init_from_refuses_a_folder_of_another_config(tmp_path):
+    first = train(_settings("vae", tmp_path / "first", 1, resume=False))
+    other = _settings("vae", tmp_path / "other", 2, resume=False, init_from=first)
+    other.config = {**TINY["vae"], "latent_dim": 6}
+    with pytest.raises(EngineError, match="another config"):
+        train(other)

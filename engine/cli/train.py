@@ -29,6 +29,7 @@ def _cmd_train(a) -> None:
             grids=a.grids,
             max_minutes=a.max_minutes,
             resume=a.resume,
+            init_from=Path(a.init_from) if a.init_from else None,
             command="python -m engine " + shlex.join(a.argv),
         )
     )
@@ -68,5 +69,11 @@ def add_commands(sub) -> None:
         "--resume",
         action="store_true",
         help="continue from the training state saved beside --out (a fresh start if none)",
+    )
+    t.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint folder's weights and carry on its card's steps and history"
+        " (when the --resume state is gone; the optimiser starts fresh)",
     )
     t.set_defaults(run=_cmd_train)

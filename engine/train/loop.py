@@ -11,6 +11,11 @@ Every few minutes, at the end of an epoch, the whole training state (weights, EM
 generators, history, best-so-far; :mod:`engine.train.state`) is saved beside the output folder;
 ``resume=True`` continues from it exactly (on one process) when it is there, and starts fresh when
 it is not. ``max_minutes`` limits each invocation; the card's wall time adds them up.
+
+``init_from`` continues from a shipped checkpoint folder instead, for when the training state is
+gone (it is never committed): the weights (and so the EMA) start from the folder's, and its card's
+steps, epochs, wall time, history and sample grids carry on; the optimiser starts fresh, which the
+objectives' learning-rate warm-up absorbs. The card records where it started.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ class TrainSettings:
     max_minutes: float | None = None
     command: str = ""
     resume: bool = False
+    init_from: Path | None = None
 
 
 def _setup_distributed(device: torch.device) -> tuple[int, int, torch.device]:
@@ -116,6 +122,33 @@ class EMA:
             p_ema.lerp_(p, 1 - d)
         for b_ema, b in zip(self.model.buffers(), model.buffers(), strict=True):
             b_ema.copy_(b)
+
+
+def _init_weights(model: torch.nn.Module, folder: Path, kind: str) -> dict:
+    """Load the weights of checkpoint ``folder`` into ``model``; return what its card says of the
+    training so far (steps, epochs, wall time, history, sample grids) so the run carries on."""
+    from engine.checkpoint import load, read_card
+
+    shipped = load(folder, device="cpu")
+    if shipped.kind != kind or shipped.config != model.config:
+        raise EngineError(
+            f"{folder}: a {shipped.kind} with another config; --init-from needs the same kind and"
+            " --config as this run"
+        )
+    model.load_state_dict(shipped.state_dict())
+    card = read_card(folder)
+    grids = {
+        f"samples/{p.name}": p.read_bytes() for p in sorted(Path(folder, "samples").glob("*.png"))
+    }
+    return {
+        "checkpoint": Path(folder).name,
+        "sha256": card["weights_sha256"],
+        "steps": int(card.get("steps", 0)),
+        "epochs": int(card.get("epochs", 0)),
+        "wall_time_s": float(card.get("wall_time_s", 0.0)),
+        "history": list(card.get("history", [])),
+        "grids": grids,
+    }
 
 
 def train(s: TrainSettings) -> Path:
@@ -159,6 +192,7 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
     y_val = y_val.to(device)
 
     model = build_model(s.kind, {"channels": c, "image_size": h, **s.config}).to(device)
+    prior = _init_weights(model, s.init_from, s.kind) if s.init_from else None
     wrap = (lambda m: torch.nn.parallel.DistributedDataParallel(m)) if world > 1 else (lambda m: m)
     objective = OBJECTIVES[s.kind](model, lr=lr, wrap=wrap)
     steps_per_epoch, per_rank = n // batch, batch // world
@@ -211,6 +245,9 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
         torch.set_rng_state(saved["torch_rng"])
         grids, history, best = saved["grids"], saved["history"], saved["best"]
         step, done, before_s = saved["step"], saved["epoch"], saved["wall_time_s"]
+    elif prior is not None:
+        grids, history = prior["grids"], prior["history"]
+        step, done, before_s = prior["steps"], prior["epochs"], prior["wall_time_s"]
 
     def save_training_state(epoch: int) -> None:
         save_state(
@@ -281,6 +318,8 @@ def _run(s, lr, batch, patience, ema_decay, rank, world, device) -> Path:
             "history": history,
             "resumed": bool(before_s),
         }
+        if prior is not None:
+            card["init_from"] = {k: prior[k] for k in ("checkpoint", "steps", "epochs", "sha256")}
         save_checkpoint(shipped, s.out, card=card, extra=extra)
 
     epoch = done
