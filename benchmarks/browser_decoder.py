@@ -4,6 +4,8 @@ alone: ``python benchmarks/browser_decoder.py [--moves 60] [--out browser-decode
 
 For each model (mnist-vae, mnist-gan, mnist-flow), on the walk page with two directions:
 
+The drag starts after the server's start-up warm-up has ended (it would be a second busy core).
+
 - first frame: a new browser context (nothing cached), the page opened; from the page being up
   (the script idle and the canvas mounted) to the first decoded frame painted. Then the page
   reloaded in the same context (runtime and model in the browser's cache).
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +43,7 @@ from tests.browser.harness import (  # noqa: E402
     launch_chromium,
     open_page,
     wait_idle,
+    wait_warmed_up,
 )
 
 MODELS = ("mnist-vae", "mnist-gan", "mnist-flow")
@@ -85,31 +90,34 @@ def first_frame(page, url: str, model: str) -> float:
     return max(0.0, gap / 1000)
 
 
-def drag(page, moves: int, sent: list) -> dict:
-    """Pointer moves over the pad with one core kept busy; ``sent``: the websocket frames the
-    page has sent so far (a listener appends to it)."""
+def drag(page, moves: int, sent: list, busy_cores: int = 1) -> dict:
+    """Pointer moves over the pad with ``busy_cores`` cores kept busy; ``sent``: the websocket
+    frames the page has sent so far (a listener appends to it)."""
     page.get_by_test_id("latent-pad").scroll_into_view_if_needed()
     box = page.get_by_test_id("latent-pad").bounding_box()
     x0, y0 = box["x"] + 0.2 * box["width"], box["y"] + 0.8 * box["height"]
     page.evaluate("window.__latentCanvas.frames = []; window.__latentCanvas.decodeMs = []")
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    loop = [sys.executable, "-c", "while True: pass"]
+    busy = [subprocess.Popen(loop) for _ in range(busy_cores)]
     try:
         page.mouse.move(x0, y0)
         before = len(sent)
         page.mouse.down()
-        for k in range(moves):  # as fast as they go: Chromium delivers one per frame, the latest
+        for k in range(moves):  # as fast as they go (pointerrawupdate: as they come)
             f = k / max(1, moves - 1)
             page.mouse.move(x0 + 0.6 * box["width"] * f, y0 - 0.6 * box["height"] * f)
         page.wait_for_timeout(300)  # the last frames paint (Chromium may merge some moves)
         during = len(sent) - before
         page.mouse.up()
     finally:
-        busy.kill()
-        busy.wait()
+        for b in busy:
+            b.kill()
+            b.wait()
     page.wait_for_timeout(1500)
     wait_idle(page)
     frames = list(page.evaluate("window.__latentCanvas.frames"))
     return {
+        "busy_cores": busy_cores,
         "decode_ms": list(page.evaluate("window.__latentCanvas.decodeMs")),
         "frames_ms": frames,
         "sent_during_drag": during,
@@ -146,7 +154,9 @@ def server_path(browser, url: str, model: str, moves: int) -> list[float]:
     return times
 
 
-def measure(browser, url: str, *, moves: int = 60, server_moves: int = 8) -> dict:
+def measure(
+    browser, url: str, *, moves: int = 60, server_moves: int = 8, busy_cores: int = 1
+) -> dict:
     """Every figure above, per model."""
     out = {}
     for model in MODELS:
@@ -165,7 +175,7 @@ def measure(browser, url: str, *, moves: int = 60, server_moves: int = 8) -> dic
             fig = {
                 "first_frame_cold_s": cold,
                 "first_frame_cached_s": warm,
-                **drag(page, moves, sent),
+                **drag(page, moves, sent, busy_cores),
             }
         finally:
             context.close()
@@ -194,11 +204,14 @@ def rows(figures: dict) -> list[tuple[str, str, str, str]]:
     """Table rows (figure, measured, target, result) for app_latency's report."""
     out = []
     for model, f in figures.items():
-        gated = model != "mnist-flow"  # the issue's frame target is for the VAE and the GAN
+        cores = f.get("busy_cores", 1)
+        busy = {0: "no core", 1: "one core"}.get(cores, f"{cores} cores")
+        # the issue's frame target is for the VAE and the GAN, with one core kept busy
+        gated = model != "mnist-flow" and cores == 1
         ok = f["frame_p95_ms"] <= TARGETS["frame_p95_ms"]
         out += [
             (
-                f"(e) {model}: drag frame time in the browser, one core busy, p95 (median)",
+                f"(e) {model}: drag frame time in the browser, {busy} busy, p95 (median)",
                 f"{f['frame_p95_ms']:.1f} ms ({f['frame_median_ms']:.1f})",
                 "<= 16 ms" if gated else "reported",
                 ("pass" if ok else "FAIL") if gated else "",
@@ -229,19 +242,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=60, help="pointer moves per drag")
     parser.add_argument("--server-moves", type=int, default=8)
+    parser.add_argument(
+        "--busy-cores", type=int, default=1, help="cores kept busy during the drag (target: 1)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     port = free_port()
+    runs = Path(tempfile.mkdtemp()) / "runs.jsonl"
+    os.environ["LATENT_ATLAS_RUN_LOG"] = str(runs)  # the server inherits it
     srv = Server(app_command(port), port).start()
     try:
         srv.wait_healthy(timeout=120)
+        wait_warmed_up(runs)  # its start-up warm-up would be a second busy core
         with sync_playwright() as p:
             browser = launch_chromium(p)
             try:
                 figures = measure(
-                    browser, srv.url, moves=args.moves, server_moves=args.server_moves
+                    browser,
+                    srv.url,
+                    moves=args.moves,
+                    server_moves=args.server_moves,
+                    busy_cores=args.busy_cores,
                 )
             finally:
                 browser.close()

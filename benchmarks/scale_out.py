@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load_test import Actor, ProtocolSession, pooled, run_class, times  # noqa: E402
-from tests.browser.harness import Server, free_port  # noqa: E402
+from tests.browser.harness import Server, free_port, wait_warmed_up  # noqa: E402
 
 SETUPS = (("1 process, 1 core", 1), ("2 processes, 2 cores", 2))
 
@@ -49,9 +48,8 @@ async def one_setup(processes: int, sessions: int, args) -> dict:
     server = Server(command, port, log_path=log).start()
     try:
         server.wait_healthy(240)
-        deadline = time.monotonic() + 300  # each process's start-up warm-up, before the class
-        while runs.read_text().count('"warm-up done"') < processes and time.monotonic() < deadline:
-            await asyncio.sleep(1)
+        # each process's start-up warm-up, before the class
+        await asyncio.to_thread(wait_warmed_up, runs, processes)
         for i in range(1, processes + 1):  # models, maps and directions loaded in each
             warm = ProtocolSession(server.url, 990 + i, (0, 0))
             warm.cookies["SERVERID"] = f"app{i}"

@@ -87,6 +87,18 @@ def streamlit_command(script: str | Path, port: int) -> list[str]:
     ]
 
 
+def wait_warmed_up(run_log: Path, processes: int = 1, timeout: float = 300.0) -> bool:
+    """Wait until ``processes`` app processes logged the end of their start-up warm-up in
+    ``run_log`` (their ``$LATENT_ATLAS_RUN_LOG``), so that a measurement does not share the cores
+    with it; False if ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run_log.is_file() and run_log.read_text().count('"warm-up done"') >= processes:
+            return True
+        time.sleep(1)
+    return False
+
+
 class Server:
     """A server subprocess in its own process group, killed (group and all) by :meth:`stop`."""
 

@@ -211,7 +211,11 @@ function pad(inst, controls, data, inputs, commit) {
     area.setPointerCapture(e.pointerId);
     move(e);
   });
-  area.addEventListener("pointermove", (e) => {
+  // pointermove reaches the page once per frame, at the frame's start, so a decode started there
+  // often misses that frame; pointerrawupdate (Chromium, secure contexts such as localhost) comes
+  // as the pointer moves, and the decode is painted in the next frame. Elsewhere: pointermove.
+  const moved = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+  area.addEventListener(moved, (e) => {
     if (area.hasPointerCapture(e.pointerId)) move(e);
   });
   area.addEventListener("pointerup", () => commit("amounts", inst.values()));
@@ -262,7 +266,6 @@ async function draw(inst, first) {
             else for (const t of pending) stats.frames.push(now - t);
             first = false;
             stats.backend = "browser";
-            inst.canvas.dataset.frames = String(+(inst.canvas.dataset.frames || 0) + 1);
             done();
           };
           ch.port2.postMessage(0);
@@ -279,7 +282,7 @@ async function draw(inst, first) {
 function paint(inst, x) {
   const [c, h, w] = inst.data.image_shape;
   const ctx = inst.off.getContext("2d");
-  const img = ctx.createImageData(w, h);
+  const img = (inst.img = inst.img || ctx.createImageData(w, h)); // one buffer, reused per frame
   const n = h * w;
   for (let i = 0; i < n; i++) {
     const r = x[i], g = c === 3 ? x[n + i] : r, b = c === 3 ? x[2 * n + i] : r;
