@@ -250,3 +250,37 @@ def test_sample_chain_scrubber_shows_x_t_and_predicted_x0(page, server, artifact
     frame.wait_for_function("() => window.scrubTimes.length >= 2", timeout=5_000)
     shoot(page, artifacts, "sample-chain-scrubbed")
     assert_clean(page, request)
+
+
+@pytest.mark.parametrize(
+    ("model", "last_label"),
+    [
+        ("mnist-pixelcnn", r"row 28/28"),  # the image fills in row by row
+        ("mnist-rbm", r"Gibbs sweep (\d+)/\1"),
+        ("mnist-ebm", r"Langevin step (\d+)/\1"),
+    ],
+)
+def test_sample_chain_scrubber_of_the_kinds_without_a_latent(
+    page, server, artifacts, request, model, last_label
+):
+    """The PixelCNN's rows and the RBM's and EBM's chains are scrubbed in the browser like the
+    diffusion model's, with the chain's state alone (they have no guess of the end)."""
+    open_page(page, server.url, f"sample?model={model}&n=16", timeout_ms=FIRST_RUN_MS)
+    frame = page.locator(SCRUBBER_FRAME).first.element_handle(timeout=FIRST_RUN_MS).content_frame()
+    frame.wait_for_selector("#pos")
+    frame.wait_for_function("() => document.getElementById('state').complete")
+    assert frame.locator("#guess").count() == 0
+    last = int(frame.evaluate("document.getElementById('pos').max"))
+    assert last >= 5 and frame.evaluate("document.getElementById('pos').value") == str(last)
+    assert re.search(f": {last_label}$", frame.inner_text("#lab")), frame.inner_text("#lab")
+    end = frame.eval_on_selector("#state", "i => i.src")
+    wait_idle(page)
+    frame.focus("#pos")
+    frame.press("#pos", "Home")
+    frame.wait_for_function(IMAGE_CHANGED_JS, arg=["#state", end])
+    assert frame.inner_text("#lab").startswith("step 1 of")
+    frame.press("#pos", "End")  # back to the end: the grid's own images again
+    frame.wait_for_function("(s) => document.getElementById('state').src === s", arg=end)
+    frame.wait_for_function("() => window.scrubTimes.length >= 3", timeout=5_000)
+    shoot(page, artifacts, f"sample-chain-{model}")
+    assert_clean(page, request)
