@@ -64,7 +64,10 @@ class TinyChain(GenerativeModel):
         super().__init__(config)
         self.level = nn.Parameter(torch.tensor(0.5))
 
+    chains_run = 0  # how many chains were started (the Sample page needs one per grid)
+
     def trajectory(self, n: int, *, generator=None, steps: int | None = None, **options):
+        type(self).chains_run += 1
         steps = steps or 4
         x = torch.rand((n, *self.image_shape), generator=generator)
         for i in range(1, steps + 1):
@@ -183,6 +186,17 @@ def test_a_new_kind_is_on_every_page_its_capabilities_allow(
 def test_the_models_page_lists_every_new_checkpoint(new_kinds):
     at = ok(page("home"))
     assert {"a-decoder", "b-chain", "c-decoder"} <= {h.value for h in at.subheader}
+
+
+def test_the_sample_page_runs_a_chain_kinds_chain_once_for_its_grid_and_its_strip(new_kinds):
+    """The grid of a ``trajectory`` kind is its chain's last step: the page that shows both (the
+    strip is on by default) samples once, and a new seed samples once more."""
+    TinyChain.chains_run = 0
+    at = ok(page("sample", model="b-chain", n=16, seed=3))
+    assert TinyChain.chains_run == 1
+    assert "b-chain, seed 3" in at.get("image")[0].proto.imgs[0].caption  # the grid, on top
+    at.number_input(key="seed").set_value(4).run()
+    assert not at.exception and TinyChain.chains_run == 2
 
 
 def test_a_model_without_a_latent_samples_and_is_compared_by_what_it_can_do(new_kinds):

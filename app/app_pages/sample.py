@@ -32,13 +32,17 @@ def panel() -> None:
             "Temperature", 0.1, 1.5, step=0.05, key=state.bind("t", 1.0, low=0.1, high=1.5)
         )
     with right, ui.one_line_errors("sampling"):
-        timed = R.sample_grid(name, seed=int(seed), n=int(n), temperature=float(temperature))
-        ui.pixel_image(
-            timed.value.png, width=560, caption=f"{name}, seed {seed}, temperature {temperature}"
-        )
-        ui.latency(timed)
-        if R.offers(name, "trajectory"):
+        top = st.container()  # the grid goes here, above its chain
+        if R.offers(name, "trajectory"):  # the chain first, streamed; the grid is its last step
             ui.trajectory_hook(name, seed=int(seed), n=int(n), temperature=float(temperature))
+        timed = R.sample_grid(name, seed=int(seed), n=int(n), temperature=float(temperature))
+        with top:
+            ui.pixel_image(
+                timed.value.png,
+                width=560,
+                caption=f"{name}, seed {seed}, temperature {temperature}",
+            )
+            ui.latency(timed)
         ui.download_button(
             st,
             "Download PNG",

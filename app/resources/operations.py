@@ -35,17 +35,17 @@ def sample_grid(
     name: str, *, seed: int, n: int, temperature: float, px: int | None = None
 ) -> Timed:
     """``n`` samples in a grid; through ``model.sample``, so a model without a latent (no
-    ``decode``) draws its own way."""
+    ``decode``) draws its own way. An iterative sampler's (``trajectory``) grid is the last step
+    of :func:`chain_strip` for the same seed (the same images: its sample is its chain's end), so
+    a page that shows both computes the chain once."""
 
     def compute():
         m = model(name)
         if m.has("trajectory"):  # an iterative sampler: seconds, in a worker process
-            options = {"temperature": temperature}
-            x = workers.call(workers.Request("sample", entry(name).path, (n,), options, seed))
+            grid = chain_strip(name, seed=seed, n=n, temperature=temperature).value.states[-1]
         else:
             with torch.no_grad():
-                x = m.sample(n, generator=gen(seed), temperature=temperature)
-        grid = make_grid(x)
+                grid = make_grid(m.sample(n, generator=gen(seed), temperature=temperature))
         return Grid(grid, png_bytes(grid), png_bytes(upscale(grid, px)) if px else None)
 
     params = {"seed": seed, "n": n, "t": temperature, "px": px}
