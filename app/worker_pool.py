@@ -83,8 +83,10 @@ class Job:
     """One call's work; its caller reads ``events``: (``progress``, args), then one of
     (``result``, value), (``error``, exception), (``cancelled``, None)."""
 
-    def __init__(self, number: int, payload: bytes, wants_progress: bool):
+    def __init__(self, number: int, payload: bytes, wants_progress: bool, priority: int = 0):
         self.number, self.payload, self.wants = number, payload, wants_progress
+        self.priority = priority  # lower first: a free worker takes the first waiting job of
+        # the lowest priority, so a fraction-of-a-second inpainting does not queue behind chains
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.worker: _Worker | None = None
 
@@ -145,18 +147,25 @@ class Pool:
             w.process.terminate()
             w.process.join(5)
 
-    def submit(self, payload: bytes, wants_progress: bool) -> Job:
-        """Start ``payload`` (:func:`dumps` of the work) or queue it; :class:`Busy` if full."""
+    def submit(self, payload: bytes, wants_progress: bool, priority: int = 0) -> Job:
+        """Start ``payload`` (:func:`dumps` of the work) or queue it; :class:`Busy` if full.
+        Waiting jobs start lowest ``priority`` first, in order of arrival within one."""
         with self.lock:
             if not self.idle and len(self.queue) >= self.waiting:
                 raise Busy(BUSY)
             self.jobs += 1
-            job = Job(self.jobs, payload, wants_progress)
+            job = Job(self.jobs, payload, wants_progress, priority)
             if self.idle:
                 self._start(self.idle.pop(), job)
             else:
                 self.queue.append(job)
             return job
+
+    def _next(self) -> Job:
+        """The waiting job to start next (the lock held): the first of the lowest priority."""
+        job = min(self.queue, key=lambda j: j.priority)  # min keeps the first of equals
+        self.queue.remove(job)
+        return job
 
     def _start(self, worker: _Worker, job: Job) -> None:
         worker.job, job.worker = job, worker
@@ -176,7 +185,7 @@ class Pool:
             worker.job.events.put(event)
             worker.job = None
             if self.queue:
-                self._start(worker, self.queue.popleft())
+                self._start(worker, self._next())
             else:
                 self.idle.append(worker)
 
@@ -190,7 +199,7 @@ class Pool:
                 fresh = _Worker(self)
                 self.all.append(fresh)
                 if self.queue:
-                    self._start(fresh, self.queue.popleft())
+                    self._start(fresh, self._next())
                 else:
                     self.idle.append(fresh)
         if job is not None:

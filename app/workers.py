@@ -209,7 +209,7 @@ def call(
     except (pickle.PicklingError, AttributeError, TypeError):  # a closure cannot leave here
         return _call_on_thread(work, progress)
     workers = pool()
-    job = workers.submit(payload, progress is not None)
+    job = workers.submit(payload, progress is not None, priority(work))
     try:
         while True:
             event, value = job.events.get()
@@ -224,6 +224,15 @@ def call(
     except BaseException:
         workers.cancel(job)
         raise
+
+
+SHORT = ("inpaint", "reconstruct")  # under a second each: they go before waiting chains
+
+
+def priority(work) -> int:
+    """0 for a short request (:data:`SHORT`), 1 for the rest (chains, samples of iterative
+    kinds, anything not a :class:`Request`): a worker that frees up takes short work first."""
+    return 0 if isinstance(work, Request) and work.operation in SHORT else 1
 
 
 def _call_on_thread(work, progress):

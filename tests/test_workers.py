@@ -203,3 +203,40 @@ def test_a_workers_weights_are_pages_of_the_checkpoint_file(monkeypatch, one_wor
     monkeypatch.setenv(workers.MODE_ENV, "processes")
 
     assert workers.call(partial(first_parameter_mapped_from, checkpoint)) is True
+
+
+def started_at(go, out, step):
+    """When the work started (the machine's monotonic clock, into ``out``), once ``go`` exists."""
+    Path(out).write_text(str(time.monotonic_ns()))
+    return wait_for_file(go, step)
+
+
+def test_short_work_waiting_starts_before_chains_that_came_first(tmp_path):
+    """With the worker busy, an inpainting queued after a chain starts first: a student's
+    sub-second fill does not wait behind a diffusion grid that asked a moment earlier."""
+    pool = worker_pool.Pool(1, 3)
+    go, gate = tmp_path / "go", tmp_path / "gate"
+    try:
+        work = {
+            name: partial(started_at, gate if name == "busy" else go, tmp_path / name)
+            for name in ("busy", "chain", "fill")
+        }
+        jobs = [pool.submit(worker_pool.dumps(work["busy"]), False)]
+        jobs.append(pool.submit(worker_pool.dumps(work["chain"]), False, priority=1))
+        jobs.append(pool.submit(worker_pool.dumps(work["fill"]), False, priority=0))
+        assert pool.queue[0] is jobs[1]  # the chain came first
+        go.write_text("")
+        gate.write_text("")
+        for job in jobs:
+            assert job.events.get(timeout=20)[0] == "result"
+        started = {name: int((tmp_path / name).read_text()) for name in work}
+        assert started["busy"] < started["fill"] < started["chain"]
+    finally:
+        pool.close()
+
+
+def test_requests_to_inpaint_or_reconstruct_are_the_short_ones():
+    short = workers.Request("inpaint", "pretrained/mnist-vae")
+    assert workers.priority(short) < workers.priority(workers.Request("chain", "x"))
+    assert workers.priority(workers.Request("reconstruct", "x")) == workers.priority(short)
+    assert workers.priority(five_frames) == workers.priority(workers.Request("sample", "x"))
