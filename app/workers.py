@@ -106,10 +106,6 @@ def chain(model, n: int, *, generator, callback=None, **options):
     return run_chain(steps, callback=callback, max_frames=CHAIN_KEPT)
 
 
-def _sample(model, n: int, *, generator, **options):
-    return model.sample(n, generator=generator, **options)
-
-
 def _operations() -> dict[str, tuple[Callable, str | None]]:
     """Operation name -> (function of the model first, the keyword of its progress callback)."""
     import engine
@@ -117,7 +113,6 @@ def _operations() -> dict[str, tuple[Callable, str | None]]:
     return {
         "inpaint": (engine.inpaint, "callback"),
         "reconstruct": (engine.reconstruct, "callback"),
-        "sample": (_sample, None),
         "chain": (chain, "callback"),
     }
 
@@ -145,7 +140,7 @@ def loaded(checkpoint: str):
 class Request:
     """``operation(model, *args, generator=seed's, **options)`` on the model of ``checkpoint``.
 
-    ``operation``: ``inpaint``, ``reconstruct``, ``sample`` or ``chain`` (a ``trajectory``
+    ``operation``: ``inpaint``, ``reconstruct`` or ``chain`` (a ``trajectory``
     kind's chain); its progress calls go to the caller's ``progress``.
     """
 
@@ -230,7 +225,7 @@ SHORT = ("inpaint", "reconstruct")  # under a second each: they go before waitin
 
 
 def priority(work) -> int:
-    """0 for a short request (:data:`SHORT`), 1 for the rest (chains, samples of iterative
+    """0 for a short request (:data:`SHORT`), 1 for the rest (chains of iterative
     kinds, anything not a :class:`Request`): a worker that frees up takes short work first."""
     return 0 if isinstance(work, Request) and work.operation in SHORT else 1
 

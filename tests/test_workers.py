@@ -239,4 +239,4 @@ def test_requests_to_inpaint_or_reconstruct_are_the_short_ones():
     short = workers.Request("inpaint", "pretrained/mnist-vae")
     assert workers.priority(short) < workers.priority(workers.Request("chain", "x"))
     assert workers.priority(workers.Request("reconstruct", "x")) == workers.priority(short)
-    assert workers.priority(five_frames) == workers.priority(workers.Request("sample", "x"))
+    assert workers.priority(five_frames) == workers.priority(workers.Request("chain", "x"))

@@ -142,7 +142,7 @@ def _init_weights(model: torch.nn.Module, folder: Path, kind: str) -> dict:
     }
     return {
         "checkpoint": Path(folder).name,
-        "sha256": card["weights_sha256"],
+        "sha256": shipped.weights_sha256,
         "steps": int(card.get("steps", 0)),
         "epochs": int(card.get("epochs", 0)),
         "wall_time_s": float(card.get("wall_time_s", 0.0)),
