@@ -284,6 +284,16 @@ def test_walk_direction_and_combined_sliders_change_the_images():
     assert len(at.get("iframe")) == 1  # the scrubber, frames already in the browser
 
 
+def test_walk_of_a_diffusion_model_uses_directions_of_inverted_training_images():
+    at = ok(page("walk", model="mnist-diffusion"))
+    family = by_label(at.selectbox, "Direction family")
+    assert family.options == ["principal", "class"]  # no axis family: one noise pixel each
+    assert any(re.search(r"PCA of \d+ given codes", c.value) for c in at.caption)
+    strip = image_urls(at)
+    family.set_value("class").run()
+    assert image_urls(ok(at)) != strip
+
+
 def test_walk_slider_values_live_in_the_url():
     at = ok(page("walk", model="mnist-vae", dir="PC 1", amts="1.5"))
     assert by_label(at.slider, "PC 1").value == pytest.approx(1.5)

@@ -53,6 +53,7 @@ with controls:
 if not chosen:
     view.info("Choose at least one direction.")
     state.stop()
+controls.caption(f"`{chosen[0]}`: {R.find_direction(name, family, chosen[0]).source}")
 
 with view:
     with ui.one_line_errors("walk"):
