@@ -60,7 +60,7 @@ class DDPM(GenerativeModel):
     kind = "diffusion"
     capabilities = frozenset({"sample", "decode", "encode", "trajectory", "complete"})
     config_class = DiffusionConfig
-    complete_defaults = {"steps": 50, "jump_length": 5, "resamples": 4, "eta": 1.0}
+    complete_defaults = {"steps": 30, "jump_length": 5, "resamples": 10, "eta": 1.0}
 
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__(config)
@@ -250,9 +250,9 @@ class DDPM(GenerativeModel):
         *,
         generator: torch.Generator | None = None,
         progress=None,
-        steps: int = 50,
+        steps: int = 30,
         jump_length: int = 5,
-        resamples: int = 4,
+        resamples: int = 10,
         eta: float = 1.0,
     ) -> torch.Tensor:
         """``k`` completions (B, k, C, H, W) by RePaint (Lugmayr et al. 2022) with diffusers'
