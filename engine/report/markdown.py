@@ -64,6 +64,8 @@ def summary_table(r: dict) -> str:
             if "test_bpd" in ll
             else f"{ll['test_nll_nats']:.1f} nats (IWAE k={ll['iwae_k']})"
             if "test_nll_nats" in ll
+            else f"{-ll['test_ll_nats']:.1f} nats (AIS)"
+            if "test_ll_nats" in ll
             else "none"
         )
         cell = next(
