@@ -159,7 +159,7 @@ with side:
             ui.show(image, caption=f"decoded at ({where[0]:.2f}, {where[1]:.2f})")
             ui.latency(timed)
             st.session_state.setdefault("map_pick", {})[name] = z
-            if lm.source.startswith("encoded"):
+            if lm.encoded:
                 st.caption("Nearest real images (use this point as an end on the Interpolate page)")
             else:  # a model without an encoder: its map is made of its own samples
                 st.caption(

@@ -18,18 +18,16 @@ def _directions(path: str) -> dict[str, list[engine.Direction]]:
     """Built-in direction families of a model (computed once per server)."""
     m = _load(path)
     lm = engine.load_map(path)
-    encoded = lm is not None and lm.source.startswith("encoded")
-    if m.has("trajectory") and encoded:
+    codes = None if lm is None else torch.from_numpy(lm.codes).view(-1, *lm.latent_shape)
+    if m.has("trajectory") and lm is not None and lm.encoded:
         # The latent starts a chain (a diffusion model's x_T): GANSpace would run 1,024 chains,
         # and a latent coordinate is one pixel of noise. PCA of the map's codes (training images
         # found by inversion) instead; benchmarks/diffusion_ops.py measures what they change.
-        codes = torch.from_numpy(lm.codes).view(-1, *lm.latent_shape)
         out = {"principal": engine.principal_directions(m, codes=codes, k=10)}
     else:
         out = {"principal": engine.principal_directions(m, n=1024, k=10, generator=gen(0))}
         out["axis"] = engine.axis_directions(m, limit=64)
     if lm is not None and (lm.labels >= 0).any():
-        codes = torch.from_numpy(lm.codes).view(-1, *lm.latent_shape)
         classes = sorted(set(int(v) for v in lm.labels if v >= 0))
         pairs = [(a, b) for a, b in zip(classes[1:], classes[:-1], strict=True)]
         pairs += [(3, 8), (1, 7), (4, 9)] if set(classes) >= {1, 3, 4, 7, 8, 9} else []

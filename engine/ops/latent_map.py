@@ -47,6 +47,11 @@ class LatentMap:
     pca_mean: np.ndarray | None = None  # (D,) when search is a PCA of codes
     pca_components: np.ndarray | None = None  # (S, D)
 
+    @property
+    def encoded(self) -> bool:
+        """The codes are real training images encoded (not the model's own samples)."""
+        return self.source.startswith("encoded")
+
     def to_search(self, codes: torch.Tensor | np.ndarray) -> np.ndarray:
         """Codes (B, *latent_shape) -> the neighbour-search space (B, S)."""
         c = np.asarray(torch.as_tensor(codes).detach().cpu().float().flatten(1))
